@@ -79,7 +79,7 @@ def _check(per_seed_ids: Sequence[Sequence[Hashable]], per_seed_scores: Sequence
         return
     if len(per_seed_scores) != len(per_seed_ids):
         raise ValueError("per_seed_scores must have one list per seed")
-    for s, (ids, scores) in enumerate(zip(per_seed_ids, per_seed_scores)):
+    for s, (ids, scores) in enumerate(zip(per_seed_ids, per_seed_scores, strict=True)):
         if len(ids) != len(scores):
             raise ValueError(f"seed {s}: {len(ids)} ids but {len(scores)} scores")
 
