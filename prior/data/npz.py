@@ -160,7 +160,6 @@ def load_catalog(path: str | Path) -> Catalog:
     )
 
 
-
 def save_pairs(
     path: str | Path,
     cond: np.ndarray,

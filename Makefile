@@ -1,0 +1,35 @@
+# make test: set everything up from nothing (.venv/ with pinned requirements) and run lint + the whole suite.
+# make demo: set up, start the embedded Postgres, build the demo catalog and prior on first run, serve the API.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export XDG_RUNTIME_DIR ?= /tmp/runtime-$(shell id -u)
+
+.PHONY: setup test lint demo bench clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+setup: $(VENV)/.installed
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+test: setup lint
+	$(PY) -m pytest -q
+
+demo: setup
+	HOST=$(HOST) PORT=$(PORT) $(PY) manage.py demo --host $(HOST) --port $(PORT)
+
+bench: setup
+	$(PY) bench/catalog.py
+	$(PY) bench/prior_speed.py
+	$(PY) bench/encoders.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Tracks, their embeddings in one or more embedding spaces, ingest, and the vector index (pgvector)."""

@@ -1,0 +1,110 @@
+"""Reads from the catalog: nearest tracks for a batch of seeds, vectors and tracks by id.
+
+:func:`nearest_tracks` answers S seeds in ONE SQL round trip: the seeds travel as one ``vector[]`` parameter,
+``unnest ... WITH ORDINALITY`` numbers them, and a ``LATERAL`` top-k subquery per seed uses the space's HNSW
+index (pgvector's iterative scan keeps k rows coming when exclusions filter some out). ``exact=True`` orders
+by an expression the index cannot serve, so Postgres scans every vector: the ground truth for recall.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from django.db import connection
+
+from catalog.models import EmbeddingSpace, Track, TrackEmbedding
+from catalog.vector_index import register_vector_type, vector_expr
+
+
+class UnknownSpaceError(LookupError):
+    """No embedding space by that name: ingest vectors into it first (``manage.py ingest_tracks --space``)."""
+
+
+@dataclass(frozen=True)
+class Neighbor:
+    track_id: int
+    score: float  # inner product = cosine similarity for unit vectors
+
+
+def get_space(space: EmbeddingSpace | str) -> EmbeddingSpace:
+    if isinstance(space, EmbeddingSpace):
+        return space
+    try:
+        return EmbeddingSpace.objects.get(name=space)
+    except EmbeddingSpace.DoesNotExist:
+        known = ", ".join(EmbeddingSpace.objects.values_list("name", flat=True)) or "none"
+        raise UnknownSpaceError(f"unknown embedding space {space!r} (known: {known})") from None
+
+
+def _check_seeds(space: EmbeddingSpace, seeds: np.ndarray) -> np.ndarray:
+    seeds = np.asarray(seeds, dtype=np.float32)
+    if seeds.ndim == 1:
+        seeds = seeds[None, :]
+    if seeds.ndim != 2 or seeds.shape[1] != space.dimension:
+        raise ValueError(f"seeds must have shape [S, {space.dimension}] for space {space.name}, got {seeds.shape}")
+    if not np.isfinite(seeds).all():
+        raise ValueError("seeds contain NaN or inf")
+    return seeds
+
+
+def nearest_sql(space: EmbeddingSpace, *, exact: bool = False) -> str:
+    """The one-round-trip query; parameters: seeds (vector[]), excluded track ids (bigint[]), k."""
+    expr = vector_expr(space, "e.vector")
+    distance = f"{expr} <#> s.seed"  # negative inner product: smaller is nearer
+    order = f"({distance}) + 0" if exact else distance  # "+ 0" hides the indexed expression from the planner
+    return (
+        "SELECT s.ord - 1 AS seed, n.track_id, n.score FROM "
+        f"unnest(%s::vector({int(space.dimension)})[]) WITH ORDINALITY AS s(seed, ord) "
+        "CROSS JOIN LATERAL ("
+        f" SELECT e.track_id, -({distance}) AS score FROM catalog_trackembedding e"
+        f" WHERE e.space_id = {int(space.pk)} AND NOT (e.track_id = ANY(%s::bigint[]))"
+        f" ORDER BY {order} LIMIT %s"
+        ") n ORDER BY s.ord, n.score DESC"
+    )
+
+
+def nearest_tracks(
+    space: EmbeddingSpace | str,
+    seeds: np.ndarray,
+    k: int,
+    *,
+    exclude: Iterable[int] = (),
+    exact: bool = False,
+) -> list[list[Neighbor]]:
+    """Top-``k`` tracks of each seed (best first), skipping ``exclude``; one list per seed."""
+    space = get_space(space)
+    seeds = _check_seeds(space, seeds)
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    register_vector_type()
+    results: list[list[Neighbor]] = [[] for _ in range(len(seeds))]
+    with connection.cursor() as cursor:
+        cursor.execute(nearest_sql(space, exact=exact), [list(seeds), sorted({int(t) for t in exclude}), int(k)])
+        for seed, track_id, score in cursor.fetchall():
+            results[seed].append(Neighbor(int(track_id), float(score)))
+    return results
+
+
+def vectors_for(space: EmbeddingSpace | str, track_ids: Sequence[int]) -> np.ndarray:
+    """The tracks' vectors in ``space``, in the order given (float32 [n, dim]); missing ids raise KeyError."""
+    space = get_space(space)
+    register_vector_type()
+    rows = dict(
+        TrackEmbedding.objects.filter(space=space, track_id__in=list(track_ids)).values_list("track_id", "vector")
+    )
+    missing = [t for t in track_ids if t not in rows]
+    if missing:
+        raise KeyError(f"tracks without a vector in {space.name}: {missing[:10]}")
+    if not track_ids:
+        return np.zeros((0, space.dimension), dtype=np.float32)
+    return np.stack([np.asarray(rows[t], dtype=np.float32) for t in track_ids])
+
+
+def tracks_by_id(track_ids: Iterable[int]) -> dict[int, Track]:
+    return Track.objects.in_bulk(list(track_ids))
+
+
+def space_size(space: EmbeddingSpace | str) -> int:
+    return TrackEmbedding.objects.filter(space=get_space(space)).count()

@@ -1,0 +1,1 @@
+"""Writes to the catalog: embedding spaces and track ingest."""

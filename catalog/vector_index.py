@@ -1,0 +1,63 @@
+"""Per-space HNSW indexes over the shared ``vector`` column, and the connection set-up they need.
+
+Each embedding space gets a partial index ``USING hnsw ((vector::vector(dim)) vector_ip_ops) WHERE space_id = id``.
+Queries must use the same expression and predicate (with the space id as a literal) for Postgres to pick it;
+:func:`vector_expr` is the one place that spells it. Bulk loads go faster with the index dropped and
+rebuilt afterwards (:func:`drop_index` / :func:`build_index`).
+"""
+
+from __future__ import annotations
+
+from django.db import connection
+
+from catalog.models import EmbeddingSpace
+
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 64
+
+
+def index_name(space: EmbeddingSpace) -> str:
+    return f"catalog_embedding_hnsw_space_{int(space.pk)}"
+
+
+def vector_expr(space: EmbeddingSpace, column: str = "vector") -> str:
+    """The indexed expression: the untyped column cast to the space's dimension."""
+    return f"({column}::vector({int(space.dimension)}))"
+
+
+def build_index(space: EmbeddingSpace, *, maintenance_work_mem: str = "512MB") -> None:
+    """Create the space's HNSW index if it does not exist (idempotent)."""
+    with connection.cursor() as cursor:
+        if connection.in_atomic_block:  # deferred FK checks would block CREATE INDEX inside a transaction
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(f"SET maintenance_work_mem = '{maintenance_work_mem}'")
+        cursor.execute(
+            f"CREATE INDEX IF NOT EXISTS {index_name(space)} ON catalog_trackembedding "
+            f"USING hnsw ({vector_expr(space)} vector_ip_ops) "
+            f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION}) "
+            f"WHERE space_id = {int(space.pk)}"
+        )
+        cursor.execute("RESET maintenance_work_mem")
+
+
+def drop_index(space: EmbeddingSpace) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP INDEX IF EXISTS {index_name(space)}")
+
+
+def has_index(space: EmbeddingSpace) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", [index_name(space)])
+        return cursor.fetchone() is not None
+
+
+def register_vector_type() -> None:
+    """Let psycopg send and receive ``vector`` as numpy arrays on Django's connection (idempotent)."""
+    from pgvector.psycopg import register_vector
+
+    connection.ensure_connection()
+    raw = connection.connection
+    if getattr(raw, "_diff4steer_vector_registered", False):
+        return
+    register_vector(raw)
+    raw._diff4steer_vector_registered = True

@@ -1,0 +1,65 @@
+"""One JSON error shape for the whole API: ``{"error": {"code", "message", "details"}}`` (DESIGN.md §7).
+
+Clients branch on ``code``, which is stable; ``message`` is for people; ``details`` says which field failed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+
+class ApiError(exceptions.APIException):
+    """An error with a stable code, raised by views and services and rendered by the handler below."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "bad_request"
+
+    def __init__(self, message: str, code: str | None = None, status_code: int | None = None, details: Any = None):
+        super().__init__(detail=message, code=code or self.default_code)
+        self.error_code = code or self.default_code
+        if status_code is not None:
+            self.status_code = status_code
+        self.details = details or {}
+
+
+_DEFAULT_CODES = {
+    exceptions.ValidationError: "invalid_input",
+    exceptions.ParseError: "malformed_request",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.PermissionDenied: "forbidden",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "throttled",
+}
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, ApiError):
+        body = error_body(exc.error_code, str(exc.detail), exc.details)
+    elif isinstance(exc, exceptions.ValidationError):
+        body = error_body("invalid_input", "The request has invalid fields; see details.", exc.detail)
+    else:
+        code = next((c for cls, c in _DEFAULT_CODES.items() if isinstance(exc, cls)), "error")
+        detail = getattr(exc, "detail", str(exc))
+        body = error_body(code, str(detail))
+    response.data = body
+    return response
+
+
+def json_error(code: str, message: str, status_code: int) -> JsonResponse:
+    """The same shape for plain Django views (404/500 handlers, health checks)."""
+    return JsonResponse(error_body(code, message), status=status_code)

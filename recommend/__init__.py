@@ -1,0 +1,1 @@
+"""Sessions and playlists: seeds from the prior -> ANN -> merge -> diversify -> store, and the REST API."""
