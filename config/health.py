@@ -45,7 +45,7 @@ def check_broker() -> tuple[bool, str]:
 
 def check_prior() -> tuple[bool, str]:
     try:
-        from recommend.engine import readiness
+        from worker.runtime import readiness
 
         return readiness()
     except Exception as exc:
