@@ -1,0 +1,116 @@
+"""The raw denoiser network F(x_in, c_noise, cond) of the prior: a residual MLP.
+
+Diff4Steer's prior is a residual MLP over the music embedding (the paper: 6 blocks of width 4096). Every block
+is told the noise level and the condition through adaptive layer norm (FiLM: a per-block scale and shift computed
+from an embedding of both), so conditioning cannot be washed out by depth. A learned *null* condition embedding
+stands in for "no condition", which is what classifier-free guidance contrasts with (Ho & Salimans, 2022).
+
+Shapes broadcast: ``x [..., Dm]`` with ``c_noise [..., 1]`` and ``cond [..., Dc]`` whose leading dimensions
+broadcast against x's. Sampling uses this to compute the (noise, condition) embedding once per query instead of
+once per seed: ``x [2, B, S, Dm]`` (conditional/null x queries x seeds), ``c_noise [1, 1, 1, 1]``,
+``cond [2, B, 1, Dc]``. The per-seed cost is then only the residual MLP itself.
+
+The network knows nothing about sigma_data or the EDM scalings: that is :mod:`prior.precond`'s job.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from prior.config import NetworkConfig
+
+
+class NoiseEmbedding(nn.Module):
+    """Sinusoidal features of c_noise = ln(sigma)/4 at log-spaced frequencies (EDM's positional embedding idea).
+
+    c_noise spans roughly [-2, 1.5] over sigma in [1e-3, 80], so frequencies 1..64 resolve it from coarse to fine.
+    Fixed (not learned), so nothing about it needs saving.
+    """
+
+    def __init__(self, features: int):
+        super().__init__()
+        if features % 2:
+            raise ValueError("noise_features must be even")
+        freqs = torch.exp(torch.linspace(0.0, math.log(64.0), features // 2))
+        self.register_buffer("freqs", freqs, persistent=False)
+
+    def forward(self, c_noise: torch.Tensor) -> torch.Tensor:
+        angles = c_noise * self.freqs  # [..., 1] * [F/2] -> [..., F/2]
+        return torch.cat([angles.cos(), angles.sin()], dim=-1)
+
+
+class Block(nn.Module):
+    """Pre-norm residual block: x + MLP(LN(x) * (1 + scale) + shift), scale/shift from the embedding.
+
+    The last linear starts at zero, so each block starts as the identity (as EDM's and DiT's blocks do);
+    training adds to a well-conditioned residual stream instead of fighting a random one.
+    """
+
+    def __init__(self, width: int, emb_width: int, hidden: int, dropout: float):
+        super().__init__()
+        self.norm = nn.LayerNorm(width, elementwise_affine=False)
+        self.film = nn.Linear(emb_width, 2 * width)
+        self.fc1 = nn.Linear(width, hidden)
+        self.fc2 = nn.Linear(hidden, width)
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        nn.init.zeros_(self.film.weight)
+        nn.init.zeros_(self.film.bias)
+        nn.init.zeros_(self.fc2.weight)
+        nn.init.zeros_(self.fc2.bias)
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        scale, shift = self.film(emb).chunk(2, dim=-1)
+        h = self.norm(x) * (1 + scale) + shift
+        h = self.fc2(self.dropout(nn.functional.silu(self.fc1(h))))
+        return x + h
+
+
+class PriorNetwork(nn.Module):
+    """F(x_in, c_noise, cond, cond_mask): the residual MLP that EDM's preconditioning wraps.
+
+    ``cond_mask`` (bool, broadcastable to cond's leading shape + [1]) is False where the condition is dropped:
+    there the learned null embedding replaces the condition's embedding. ``cond=None`` means null everywhere.
+    """
+
+    def __init__(self, config: NetworkConfig):
+        super().__init__()
+        self.config = config
+        width = config.width
+        hidden = max(1, int(round(width * config.mlp_ratio)))
+        self.noise_embed = NoiseEmbedding(config.noise_features)
+        self.noise_proj = nn.Linear(config.noise_features, width)
+        self.cond_proj = nn.Linear(config.cond_dim, width)
+        self.null_cond = nn.Parameter(torch.zeros(width))
+        self.emb_mlp = nn.Sequential(nn.SiLU(), nn.Linear(width, width), nn.SiLU())
+        self.input = nn.Linear(config.music_dim, width)
+        self.blocks = nn.ModuleList(Block(width, width, hidden, config.dropout) for _ in range(config.depth))
+        self.out_norm = nn.LayerNorm(width)
+        self.output = nn.Linear(width, config.music_dim)
+        nn.init.normal_(self.null_cond, std=0.02)
+
+    def embed(self, c_noise: torch.Tensor, cond: torch.Tensor | None, cond_mask: torch.Tensor | None) -> torch.Tensor:
+        """The joint (noise level, condition) embedding that modulates every block."""
+        noise = self.noise_proj(self.noise_embed(c_noise))
+        if cond is None:
+            cond_emb = self.null_cond.expand_as(noise)
+        else:
+            cond_emb = self.cond_proj(cond)
+            if cond_mask is not None:
+                cond_emb = torch.where(cond_mask, cond_emb, self.null_cond.to(cond_emb.dtype))
+        return self.emb_mlp(noise + cond_emb)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        c_noise: torch.Tensor,
+        cond: torch.Tensor | None,
+        cond_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        emb = self.embed(c_noise, cond, cond_mask)
+        h = self.input(x)
+        for block in self.blocks:
+            h = block(h, emb)
+        return self.output(self.out_norm(h))

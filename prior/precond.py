@@ -1,0 +1,69 @@
+"""EDM preconditioning: the denoiser D(x, sigma, cond) built around the raw network F.
+
+Karras et al. 2022 ("Elucidating the Design Space of Diffusion-Based Generative Models", Table 1, Sec. 5):
+
+    D(x, sigma) = c_skip(sigma) x + c_out(sigma) F(c_in(sigma) x, c_noise(sigma))
+    c_skip = sd^2 / (sigma^2 + sd^2)      c_out = sigma sd / sqrt(sigma^2 + sd^2)
+    c_in   = 1 / sqrt(sigma^2 + sd^2)      c_noise = ln(sigma) / 4
+
+with sd = sigma_data. These keep F's input and training target at unit variance at every noise level, and make
+D -> x as sigma -> 0 (nothing left to remove). ``D(x, sigma, cond, cond_mask=None)`` is the one interface that the
+loss, the samplers and guidance all speak (as NVlabs/edm's ``EDMPrecond`` and k-diffusion's ``Denoiser`` do).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from prior.config import NetworkConfig
+from prior.network import PriorNetwork
+
+
+def edm_scalings(sigma: torch.Tensor, sigma_data: float) -> tuple[torch.Tensor, ...]:
+    """(c_skip, c_out, c_in, c_noise) for noise level(s) ``sigma`` (pure; any shape)."""
+    sd2 = sigma_data**2
+    total = sigma**2 + sd2
+    c_skip = sd2 / total
+    c_out = sigma * sigma_data / total.sqrt()
+    c_in = 1 / total.sqrt()
+    c_noise = sigma.log() / 4
+    return c_skip, c_out, c_in, c_noise
+
+
+def as_sigma(sigma: float | torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Noise level as a tensor of shape [..., 1] that broadcasts against x [..., D].
+
+    A float or 0-d tensor becomes shape [1, ..., 1] (one level for the whole batch, which lets the network
+    compute its embedding once); a tensor of shape x.shape[:-1] gains a trailing 1.
+    """
+    sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)
+    if sigma.ndim == 0:
+        return sigma.reshape([1] * x.ndim)
+    if sigma.ndim == x.ndim:
+        return sigma
+    if sigma.ndim == x.ndim - 1:
+        return sigma.unsqueeze(-1)
+    raise ValueError(f"sigma of shape {tuple(sigma.shape)} does not fit x of shape {tuple(x.shape)}")
+
+
+class EDMDenoiser(nn.Module):
+    """D(x, sigma, cond, cond_mask=None) -> denoised x, with EDM preconditioning around :class:`PriorNetwork`."""
+
+    def __init__(self, config: NetworkConfig):
+        super().__init__()
+        self.config = config
+        self.sigma_data = config.resolved_sigma_data()
+        self.net = PriorNetwork(config)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        sigma: float | torch.Tensor,
+        cond: torch.Tensor | None,
+        cond_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        sigma = as_sigma(sigma, x)
+        c_skip, c_out, c_in, c_noise = edm_scalings(sigma, self.sigma_data)
+        f = self.net(c_in * x, c_noise, cond, cond_mask)
+        return c_skip * x + c_out * f

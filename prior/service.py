@@ -1,0 +1,200 @@
+"""The high-level API that the web app and the Celery worker call: load a checkpoint, get seeds.
+
+    sampler = PriorSampler.load("var/models/prior", expect_cond_space=..., expect_music_space=catalog_space)
+    seeds = sampler.sample(query_vec, n_seeds=16, guidance=1.0, steer=[(jazz_vec, 0.1), (vocals_vec, -0.05)])
+    # seeds: float32 [16, Dm], L2-normalised, ready for per-seed nearest-neighbour search in the catalog
+
+    baseline = RegressionModel.load("var/models/regression")
+    points = baseline.predict(query_batch)            # [B, Dm], L2-normalised
+
+Loading refuses a checkpoint whose spaces differ from the expected ones (:class:`~prior.spaces.SpaceMismatchError`),
+so a catalog re-embedded with a new music encoder cannot be searched with seeds from an old prior. ``None`` for any
+sampling argument means the default: the checkpoint's tuned "sampling" block over :class:`~prior.config.SamplingConfig`.
+Loading is the slow part; a worker loads once per process and calls :meth:`PriorSampler.sample` per request.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from prior.baseline import RegressionNetwork
+from prior.checkpoint import Checkpoint, load_checkpoint
+from prior.config import SamplingConfig
+from prior.guidance import STEER_SCHEDULES, guided_denoiser
+from prior.precond import EDMDenoiser
+from prior.sampling import SAMPLERS, karras_sigmas, run_sampler, steps_for_nfe
+from prior.spaces import EmbeddingSpace
+
+MAX_SEEDS = 1024
+
+
+def default_device(device: str | None = None) -> torch.device:
+    """``device`` if given, else CUDA when available, else CPU."""
+    if device:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _as_matrix(values: np.ndarray, dim: int, what: str) -> tuple[np.ndarray, bool]:
+    """Validate a vector [D] or batch [B, D]; returns float32 [B, D] and whether the input was a single vector."""
+    arr = np.asarray(values, dtype=np.float32)
+    single = arr.ndim == 1
+    if single:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[0] == 0:
+        raise ValueError(f"{what} must be a vector [{dim}] or a non-empty batch [B, {dim}], got shape {arr.shape}")
+    if arr.shape[1] != dim:
+        raise ValueError(f"{what} has dimension {arr.shape[1]}, expected {dim}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{what} contains NaN or inf")
+    return arr, single
+
+
+def _normalise(x: torch.Tensor) -> torch.Tensor:
+    return x / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+
+
+def _freeze(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    model.to(device).eval()
+    for param in model.parameters():
+        param.requires_grad_(False)  # steering differentiates w.r.t. x only; no weight gradients are ever needed
+    return model
+
+
+class PriorSampler:
+    """A loaded diffusion prior: draws seed embeddings p(music | cond), with guidance and steering."""
+
+    def __init__(self, checkpoint: Checkpoint, device: str | None = None):
+        if checkpoint.kind != "diffusion":
+            raise ValueError(f"{checkpoint.path}: a {checkpoint.kind} checkpoint cannot be sampled (RegressionModel)")
+        self.checkpoint = checkpoint
+        self.device = default_device(device)
+        self.cond_space: EmbeddingSpace = checkpoint.cond_space
+        self.music_space: EmbeddingSpace = checkpoint.music_space
+        self.defaults: SamplingConfig = checkpoint.sampling_config()
+        self.denoiser = _freeze(checkpoint.load_into(EDMDenoiser(checkpoint.network)), self.device)
+
+    @classmethod
+    def load(
+        cls,
+        checkpoint_dir: str | Path,
+        device: str | None = None,
+        expect_cond_space: EmbeddingSpace | None = None,
+        expect_music_space: EmbeddingSpace | None = None,
+    ) -> PriorSampler:
+        ckpt = load_checkpoint(checkpoint_dir, expect_cond_space, expect_music_space, expect_kind="diffusion")
+        return cls(ckpt, device=device)
+
+    @property
+    def sigma_data(self) -> float:
+        return self.denoiser.sigma_data
+
+    def sample(
+        self,
+        cond: np.ndarray,
+        n_seeds: int = 16,
+        guidance: float | None = None,
+        steer: Sequence[tuple[np.ndarray, float]] = (),
+        sampler: str | None = None,
+        nfe: int | None = None,
+        seed: int | None = None,
+        steer_schedule: str | None = None,
+    ) -> np.ndarray:
+        """Seeds for one query ``cond [Dc]`` -> ``[n_seeds, Dm]``, or a batch ``[B, Dc]`` -> ``[B, n_seeds, Dm]``.
+
+        ``steer`` is a list of (vector in the music space [Dm] — a tag's text embedding or an example track — , k);
+        negative k steers away. Vectors are L2-normalised here. ``seed`` makes the result reproducible (same seed,
+        same inputs, same device -> same seeds); None draws a fresh one. Returns float32, L2-normalised rows.
+        """
+        cfg = self.defaults
+        cond_np, single = _as_matrix(cond, self.cond_space.dim, "cond")
+        if not isinstance(n_seeds, int | np.integer) or not 1 <= n_seeds <= MAX_SEEDS:
+            raise ValueError(f"n_seeds must be an integer in [1, {MAX_SEEDS}], got {n_seeds!r}")
+        guidance = cfg.guidance if guidance is None else float(guidance)
+        if not np.isfinite(guidance):
+            raise ValueError("guidance must be finite")
+        sampler = cfg.sampler if sampler is None else sampler
+        if sampler not in SAMPLERS:
+            raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+        steer_schedule = cfg.steer_schedule if steer_schedule is None else steer_schedule
+        if steer_schedule not in STEER_SCHEDULES:
+            raise ValueError(f"unknown steer_schedule {steer_schedule!r}; choose one of {', '.join(STEER_SCHEDULES)}")
+        if sampler == "reference":
+            steps = cfg.reference_steps if nfe is None else steps_for_nfe(sampler, int(nfe))
+        else:
+            steps = steps_for_nfe(sampler, cfg.nfe if nfe is None else int(nfe))
+
+        batch = cond_np.shape[0]
+        dev = self.device
+        steer_t = []
+        for i, item in enumerate(steer):
+            try:
+                vector, k = item
+            except (TypeError, ValueError):
+                raise ValueError(f"steer[{i}] must be a (vector, k) pair") from None
+            vec, _ = _as_matrix(vector, self.music_space.dim, f"steer[{i}] vector")
+            if vec.shape[0] not in (1, batch):
+                raise ValueError(f"steer[{i}] vector has {vec.shape[0]} rows, expected 1 or {batch}")
+            if not np.isfinite(float(k)):
+                raise ValueError(f"steer[{i}] k must be finite")
+            if np.linalg.norm(vec, axis=1).min() < 1e-8:
+                raise ValueError(f"steer[{i}] vector is zero")
+            z = _normalise(torch.from_numpy(vec).to(dev)).unsqueeze(1)  # [1 or B, 1, Dm]
+            steer_t.append((z, float(k)))
+
+        generator = torch.Generator(device=dev)
+        generator.manual_seed(int(seed) if seed is not None else secrets.randbits(63))
+        cond_t = torch.from_numpy(cond_np).to(dev).unsqueeze(1)  # [B, 1, Dc]: one embedding per query, not per seed
+        sigmas = karras_sigmas(steps, cfg.sigma_min, cfg.sigma_max, cfg.rho)
+        denoise = guided_denoiser(
+            self.denoiser, cond_t, guidance=guidance, steer=steer_t, steer_schedule=steer_schedule,
+            sigma_data=self.sigma_data,
+        )
+        shape = (batch, n_seeds, self.music_space.dim)
+        # Steering differentiates through the network, which inference_mode forbids; no_grad still saves memory.
+        context = torch.no_grad() if steer_t else torch.inference_mode()
+        with context:
+            x = torch.randn(shape, generator=generator, device=dev) * float(sigmas[0])
+            x0 = run_sampler(
+                sampler, denoise, x, sigmas, generator,
+                churn=cfg.churn, churn_sigma_min=cfg.churn_sigma_min, churn_sigma_max=cfg.churn_sigma_max,
+                s_noise=cfg.s_noise,
+            )
+            seeds = _normalise(x0).float().cpu().numpy()
+        return seeds[0] if single else seeds
+
+
+class RegressionModel:
+    """The deterministic baseline: one point per query, cond [B, Dc] -> [B, Dm] (L2-normalised)."""
+
+    def __init__(self, checkpoint: Checkpoint, device: str | None = None):
+        if checkpoint.kind != "regression":
+            raise ValueError(f"{checkpoint.path}: a {checkpoint.kind} checkpoint is not a regression model")
+        self.checkpoint = checkpoint
+        self.device = default_device(device)
+        self.cond_space: EmbeddingSpace = checkpoint.cond_space
+        self.music_space: EmbeddingSpace = checkpoint.music_space
+        self.network = _freeze(checkpoint.load_into(RegressionNetwork(checkpoint.network)), self.device)
+
+    @classmethod
+    def load(
+        cls,
+        checkpoint_dir: str | Path,
+        device: str | None = None,
+        expect_cond_space: EmbeddingSpace | None = None,
+        expect_music_space: EmbeddingSpace | None = None,
+    ) -> RegressionModel:
+        ckpt = load_checkpoint(checkpoint_dir, expect_cond_space, expect_music_space, expect_kind="regression")
+        return cls(ckpt, device=device)
+
+    def predict(self, cond: np.ndarray) -> np.ndarray:
+        """cond [B, Dc] -> [B, Dm] (a single vector [Dc] -> [Dm]); float32, L2-normalised."""
+        cond_np, single = _as_matrix(cond, self.cond_space.dim, "cond")
+        with torch.inference_mode():
+            out = self.network(torch.from_numpy(cond_np).to(self.device)).float().cpu().numpy()
+        return out[0] if single else out

@@ -1,0 +1,187 @@
+"""Training the diffusion prior on paired data from the NPZ contract.
+
+AdamW with linear warm-up then cosine decay, gradient-norm clipping, and an exponential moving average (EMA) of the
+weights: the EMA weights are what gets saved for sampling, because diffusion samples from averaged weights are
+markedly better than from the last iterate (Karras et al. 2022; Song & Ermon 2020). Training is seedable (same
+data + config + seed -> same weights on the same device) and resumable: every ``save_every`` steps and at the end,
+``training_state.pt`` (raw weights, EMA, optimizer, step, random state) is written beside the checkpoint, and
+``resume=True`` continues from it.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import sys
+import time
+from collections import deque
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from prior.checkpoint import TRAINING_STATE_FILE, save_checkpoint
+from prior.config import NetworkConfig, TrainConfig, config_to_dict
+from prior.data.npz import Pairs
+from prior.loss import edm_loss
+from prior.precond import EDMDenoiser
+
+
+class TrainingError(ValueError):
+    """Training cannot start or continue (e.g. nothing to resume, or a resume with a different setup)."""
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Learning rate at ``step`` (0-based): linear warm-up to ``cfg.lr``, then cosine decay to 0 at ``cfg.steps``."""
+    if cfg.warmup > 0 and step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    span = max(1, cfg.steps - cfg.warmup)
+    progress = min(1.0, (step - cfg.warmup) / span)
+    return cfg.lr * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def ema_decay(step: int, target: float) -> float:
+    """EMA decay with a ramp, so the average is not dominated by the random initial weights early on."""
+    return min(target, (1 + step) / (10 + step))
+
+
+@torch.no_grad()
+def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    for e, p in zip(ema.parameters(), model.parameters(), strict=True):
+        e.lerp_(p, 1 - decay)
+
+
+def show_progress(progress: bool | None) -> bool:
+    """Explicit choice, else a bar only when stderr is a terminal (not in logs, CI or tests)."""
+    return sys.stderr.isatty() if progress is None else progress
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW; no weight decay on biases, norms and the null embedding (1-d parameters), as is usual."""
+    decay = [p for p in model.parameters() if p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if p.ndim < 2]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.99))
+
+
+def seeded_init(factory, seed: int):
+    """Build a module with weights from ``seed`` without disturbing the caller's global random state."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return factory()
+
+
+def train_prior(
+    pairs: Pairs,
+    out_dir: str | Path,
+    network: NetworkConfig | None = None,
+    train: TrainConfig | None = None,
+    *,
+    resume: bool = False,
+    progress: bool | None = None,
+    device: str | None = None,
+    save_every: int = 500,
+) -> dict:
+    """Train the prior on ``pairs`` and write a checkpoint (EMA weights) to ``out_dir``; returns its metrics.
+
+    ``network`` defaults to :class:`NetworkConfig` at the data's dimensions. With ``resume``, training continues
+    from ``out_dir/training_state.pt`` up to ``train.steps`` total steps (``train`` applies from there on, so a
+    larger ``steps`` extends a run; a different network config or data file is refused).
+    """
+    train = train or TrainConfig()
+    network = network or NetworkConfig(cond_dim=pairs.cond.shape[1], music_dim=pairs.music.shape[1])
+    if (network.cond_dim, network.music_dim) != (pairs.cond.shape[1], pairs.music.shape[1]):
+        raise TrainingError(
+            f"network expects cond/music dims {network.cond_dim}/{network.music_dim}, "
+            f"data has {pairs.cond.shape[1]}/{pairs.music.shape[1]}"
+        )
+    if train.steps < 1 or train.batch < 1:
+        raise TrainingError("steps and batch must be >= 1")
+    out_dir = Path(out_dir)
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    cond = torch.from_numpy(pairs.cond).to(dev)
+    music = torch.from_numpy(pairs.music).to(dev)
+
+    model = seeded_init(lambda: EDMDenoiser(network), train.seed).to(dev)
+    ema = copy.deepcopy(model).eval().requires_grad_(False)
+    optimizer = make_optimizer(model, train)
+    generator = torch.Generator(device=dev)
+    generator.manual_seed(train.seed)
+    step, losses, elapsed = 0, deque(maxlen=100), 0.0
+
+    state_path = out_dir / TRAINING_STATE_FILE
+    if resume:
+        if not state_path.is_file():
+            raise TrainingError(f"{out_dir}: nothing to resume (no {TRAINING_STATE_FILE})")
+        try:
+            state = torch.load(state_path, map_location=dev, weights_only=True)
+        except Exception as exc:  # pickle/zip errors: one clear line
+            raise TrainingError(f"{state_path}: unreadable training state ({exc})") from None
+        if state["network"] != config_to_dict(network):
+            raise TrainingError(f"{state_path}: saved network config differs from the requested one")
+        if state["data_fingerprint"] != pairs.fingerprint:
+            raise TrainingError(f"{state_path}: was trained on different data ({state['data_fingerprint']})")
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"].cpu())
+        step, elapsed = int(state["step"]), float(state["elapsed"])
+        losses.extend(state["losses"])
+
+    def save() -> dict:
+        metrics = {
+            "final_loss": float(sum(losses) / len(losses)) if losses else None,
+            "steps": step,
+            "train_seconds": round(elapsed, 1),
+            "n_pairs": len(pairs),
+        }
+        save_checkpoint(
+            out_dir, kind="diffusion", model=ema, network=network, cond_space=pairs.cond_space,
+            music_space=pairs.music_space, data_fingerprint=pairs.fingerprint, train=train, metrics=metrics,
+        )
+        torch.save(
+            {
+                "step": step, "elapsed": elapsed, "losses": list(losses), "model": model.state_dict(),
+                "ema": ema.state_dict(), "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
+                "network": config_to_dict(network), "train": config_to_dict(train),
+                "data_fingerprint": pairs.fingerprint,
+            },
+            state_path.with_name(state_path.name + ".tmp"),
+        )
+        state_path.with_name(state_path.name + ".tmp").replace(state_path)
+        return metrics
+
+    model.train()
+    bar = tqdm(total=train.steps, initial=min(step, train.steps), disable=not show_progress(progress),
+               desc="prior", unit="step", dynamic_ncols=True)
+    try:
+        while step < train.steps:
+            started = time.perf_counter()
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step, train)
+            idx = torch.randint(len(pairs), (train.batch,), generator=generator, device=dev)
+            loss = edm_loss(model, music[idx], cond[idx], P_mean=train.P_mean, P_std=train.P_std,
+                            cond_dropout=train.cond_dropout, generator=generator)
+            if not torch.isfinite(loss):
+                raise TrainingError(f"loss became {float(loss)} at step {step}; try a lower --lr")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if train.clip > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), train.clip)
+            optimizer.step()
+            update_ema(ema, model, ema_decay(step, train.ema))
+            step += 1
+            losses.append(loss.item())
+            elapsed += time.perf_counter() - started
+            bar.update(1)
+            if step % 50 == 0:
+                bar.set_postfix(loss=f"{sum(losses) / len(losses):.4f}")
+            if save_every and step % save_every == 0 and step < train.steps:
+                save()
+    except KeyboardInterrupt:
+        save()  # so that --resume continues from here
+        raise
+    finally:
+        bar.close()
+    return save()
