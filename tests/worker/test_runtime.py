@@ -1,0 +1,90 @@
+"""worker.runtime: per-process model loading, space checks against the catalog and encoders, readiness."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from tests.worker.conftest import MUSIC_SPACE, train_tiny_prior
+from worker import runtime
+from worker.errors import PriorNotReady
+
+
+@pytest.mark.django_db
+def test_readiness_without_checkpoint_says_how_to_fix(settings, tmp_path):
+    settings.PRIOR_CHECKPOINT = str(tmp_path / "nothing-here")
+    ok, detail = runtime.readiness()
+    assert not ok
+    assert "no prior checkpoint" in detail and "make demo" in detail
+
+
+@pytest.mark.django_db
+def test_readiness_without_catalog_space_says_ingest(settings, tiny_prior):
+    settings.PRIOR_CHECKPOINT = str(tiny_prior)
+    settings.CATALOG_SPACE = "empty-space"
+    ok, detail = runtime.readiness()
+    assert not ok
+    assert "ingest" in detail and "empty-space" in detail
+
+
+def test_prior_for_another_catalog_space_is_refused(served_prior, settings):
+    from catalog.services.spaces import ensure_space
+
+    ensure_space("clap-v1", MUSIC_SPACE.dim, "laion/clap", with_index=False)
+    settings.CATALOG_SPACE = "clap-v1"
+    with pytest.raises(PriorNotReady, match="does not fit the catalog"):
+        runtime.get_prior()
+    ok, detail = runtime.readiness()
+    assert not ok and "clap-v1" in detail
+
+
+def test_get_prior_loads_once_across_threads(transactional_db, served_prior):
+    loaded = []
+    barrier = threading.Barrier(6)
+
+    def load():
+        from django.db import connection
+
+        barrier.wait()
+        try:
+            loaded.append(runtime.get_prior())
+        finally:
+            connection.close()  # each thread has its own connection; leave none open at teardown
+
+    threads = [threading.Thread(target=load) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(loaded) == 6 and all(p is loaded[0] for p in loaded)
+    assert loaded[0].music_space == MUSIC_SPACE
+
+
+def test_readiness_ok_with_matching_encoders(served_prior, settings):
+    settings.IMAGE_ENCODER, settings.TEXT_ENCODER = "palette", "minilm"
+    ok, detail = runtime.readiness()
+    assert ok, detail
+    assert "palette-v1 -> minilm-l6-v2" in detail
+    tags = runtime.get_text_encoder().encode_texts(["calm piano"])
+    seeds = runtime.get_prior().sample(np.ones(48, np.float32), n_seeds=4, steer=[(tags[0], 0.1)], seed=1)
+    assert seeds.shape == (4, MUSIC_SPACE.dim)
+
+
+def test_image_encoder_of_another_space_is_refused(served_prior, settings, tmp_path):
+    from prior.spaces import EmbeddingSpace
+
+    other = EmbeddingSpace(name="clip-vit-b-32", dim=48, encoder="clip")  # same dim, different model
+    settings.PRIOR_CHECKPOINT = str(train_tiny_prior(tmp_path, other, MUSIC_SPACE, steps=2))
+    settings.IMAGE_ENCODER = "palette"
+    with pytest.raises(PriorNotReady, match="IMAGE_ENCODER"):
+        runtime.get_image_encoder()
+    ok, detail = runtime.readiness()
+    assert not ok and "clip-vit-b-32" in detail
+
+
+def test_unknown_encoder_name_is_a_clear_error(served_prior, settings):
+    settings.TEXT_ENCODER = "no-such-encoder"
+    ok, detail = runtime.readiness()
+    assert not ok and "no-such-encoder" in detail

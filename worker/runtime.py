@@ -1,0 +1,161 @@
+"""Per-process model loading: the prior and the encoders, loaded once, checked against the catalog, then shared.
+
+Loading a checkpoint or an encoder takes seconds; sampling takes milliseconds. So each process (a web process
+running tasks in-process, or a Celery worker) loads each model on first use and keeps it. Initialisation is lazy
+and guarded by one lock, so concurrent first requests in a threaded server load each model exactly once.
+
+Every model is checked where vectors meet:
+- the prior's music space must be the catalog's space (``settings.CATALOG_SPACE``), or its seeds would be
+  searched in a space they do not live in;
+- the image encoder's space must be the prior's condition space;
+- the text encoder's space must be the prior's music space (steering compares text vectors with music vectors).
+A mismatch raises :class:`~worker.errors.PriorNotReady` naming both spaces; it is never silently ignored.
+The GPU is used when torch sees one (``PRIOR_DEVICE`` overrides, e.g. ``cpu`` or ``cuda:1``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from worker.errors import PriorNotReady
+
+log = logging.getLogger(__name__)
+
+_lock = threading.RLock()
+_cache: dict[str, Any] = {}
+
+FIX_HINT = "run `make demo` (embedded default) or set PRIOR_CHECKPOINT to a trained prior (python -m prior train)"
+
+
+def device() -> str | None:
+    """``PRIOR_DEVICE`` from settings or the environment; None lets torch pick (CUDA when present)."""
+    return getattr(settings, "PRIOR_DEVICE", None) or os.environ.get("PRIOR_DEVICE") or None
+
+
+def reset() -> None:
+    """Forget every loaded model (tests, or after replacing the checkpoint on disk)."""
+    with _lock:
+        _cache.clear()
+
+
+def catalog_space():
+    """The catalog's embedding space (``settings.CATALOG_SPACE``) as a :class:`prior.spaces.EmbeddingSpace`."""
+    from catalog.models import EmbeddingSpace
+
+    name = settings.CATALOG_SPACE
+    row = EmbeddingSpace.objects.filter(name=name).first()
+    if row is None:
+        raise PriorNotReady(
+            f"the catalog has no embedding space {name!r} yet: ingest tracks into it "
+            "(`python manage.py ingest_musiccaps`, or `make demo`), or set CATALOG_SPACE"
+        )
+    return row.as_prior_space()
+
+
+def _load_prior():
+    from prior.checkpoint import CheckpointError
+    from prior.service import PriorSampler
+    from prior.spaces import SpaceMismatchError
+
+    path = Path(settings.PRIOR_CHECKPOINT)
+    if not (path / "config.json").is_file():
+        raise PriorNotReady(f"no prior checkpoint at {path}: {FIX_HINT}")
+    expected = catalog_space()
+    try:
+        sampler = PriorSampler.load(path, device=device(), expect_music_space=expected)
+    except SpaceMismatchError as exc:
+        raise PriorNotReady(
+            f"the prior at {path} does not fit the catalog ({exc}); train a prior on the catalog's space "
+            f"or point CATALOG_SPACE at the space the prior was trained for"
+        ) from None
+    except (CheckpointError, ValueError, OSError) as exc:
+        raise PriorNotReady(f"cannot load the prior at {path}: {exc}") from None
+    log.info("loaded prior %s on %s (cond %s, music %s)", path, sampler.device, sampler.cond_space.name,
+             sampler.music_space.name)
+    return sampler
+
+
+def get_prior():
+    """The process's :class:`prior.service.PriorSampler`, loaded on first use and checked against the catalog."""
+    sampler = _cache.get("prior")
+    if sampler is not None:
+        return sampler
+    with _lock:
+        if "prior" not in _cache:
+            _cache["prior"] = _load_prior()
+        return _cache["prior"]
+
+
+def _load_encoder(kind: str, name: str):
+    from prior import encoders
+    from prior.encoders.base import EncoderError
+
+    factory = getattr(encoders, f"get_{kind}_encoder")
+    try:
+        return factory(name)
+    except EncoderError as exc:
+        raise PriorNotReady(f"cannot load the {kind} encoder {name!r}: {exc}") from None
+
+
+def get_image_encoder():
+    """The image encoder named by ``settings.IMAGE_ENCODER``; its space must be the prior's condition space."""
+    encoder = _cache.get("image")
+    if encoder is not None:
+        return encoder
+    with _lock:
+        if "image" not in _cache:
+            from prior.spaces import SpaceMismatchError
+
+            prior = get_prior()
+            encoder = _load_encoder("image", settings.IMAGE_ENCODER)
+            try:
+                prior.cond_space.check_matches(encoder.space, what=f"image encoder {settings.IMAGE_ENCODER!r} space")
+            except SpaceMismatchError as exc:
+                raise PriorNotReady(f"{exc}: set IMAGE_ENCODER to the encoder the prior was trained with") from None
+            _cache["image"] = encoder
+        return _cache["image"]
+
+
+def get_text_encoder():
+    """The text encoder named by ``settings.TEXT_ENCODER``; its space must be the prior's music space."""
+    encoder = _cache.get("text")
+    if encoder is not None:
+        return encoder
+    with _lock:
+        if "text" not in _cache:
+            from prior.spaces import SpaceMismatchError
+
+            prior = get_prior()
+            encoder = _load_encoder("text", settings.TEXT_ENCODER)
+            try:
+                prior.music_space.check_matches(encoder.space, what=f"text encoder {settings.TEXT_ENCODER!r} space")
+            except SpaceMismatchError as exc:
+                raise PriorNotReady(f"{exc}: set TEXT_ENCODER to an encoder of the catalog's space") from None
+            _cache["text"] = encoder
+        return _cache["text"]
+
+
+def readiness(encoders: bool = True) -> tuple[bool, str]:
+    """``(ok, detail)`` for /readyz: checkpoint present, loads, spaces match the catalog (and the encoders).
+
+    Never raises: anything wrong comes back as ``(False, what to do about it)``.
+    """
+    try:
+        prior = get_prior()
+        if encoders:
+            get_image_encoder()
+            get_text_encoder()
+    except PriorNotReady as exc:
+        return False, str(exc)
+    except Exception as exc:  # a database error, a broken install: report it, do not crash the probe
+        return False, f"prior not ready: {type(exc).__name__}: {exc}"
+    return True, (
+        f"prior {Path(settings.PRIOR_CHECKPOINT).name} on {prior.device}: "
+        f"{prior.cond_space.name} -> {prior.music_space.name}"
+    )

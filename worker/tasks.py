@@ -1,0 +1,108 @@
+"""Thin Celery tasks over the prior service, and :func:`sample_seeds`, the one call the web side makes.
+
+:func:`sample_seeds` decides where sampling runs:
+- no broker configured (``CELERY_TASK_ALWAYS_EAGER``, the embedded default): in this process, by calling the
+  prior directly: no JSON round trip for a call that takes milliseconds;
+- a broker configured: as :func:`sample_seeds_task` on a Celery worker (GPU when it has one), waiting at most
+  ``CELERY_TASK_TIME_LIMIT`` seconds.
+Either way failures the caller cannot fix come back as a :class:`~worker.errors.SamplingUnavailable` (HTTP 503)
+and bad input as ``ValueError`` (HTTP 400), never as a broker library's own exception.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+from celery.exceptions import TimeoutError as CeleryTimeoutError
+from django.conf import settings
+from kombu.exceptions import OperationalError
+
+from worker import runtime
+from worker.celery import app
+from worker.errors import BrokerUnavailable, WorkerTimeout
+
+log = logging.getLogger(__name__)
+
+Steer = Sequence[tuple[np.ndarray, float]]
+
+
+def _sample_local(
+    cond: np.ndarray, n_seeds: int, guidance: float | None, steer: Steer, seed: int | None
+) -> np.ndarray:
+    return runtime.get_prior().sample(cond, n_seeds=n_seeds, guidance=guidance, steer=list(steer), seed=seed)
+
+
+@app.task(name="worker.sample_seeds", ignore_result=False)
+def sample_seeds_task(
+    cond: list[float],
+    n_seeds: int = 16,
+    guidance: float | None = None,
+    steer: list[list] | None = None,
+    seed: int | None = None,
+) -> list[list[float]]:
+    """Seeds for one query as JSON-safe lists: ``[n_seeds][Dm]`` floats, L2-normalised.
+
+    ``steer`` is ``[[vector, k], ...]`` (JSON has no tuples). Bad input raises ``ValueError`` with the prior's
+    message, which Celery carries back to the caller.
+    """
+    pairs = []
+    for i, item in enumerate(steer or []):
+        if not isinstance(item, list | tuple) or len(item) != 2:
+            raise ValueError(f"steer[{i}] must be a [vector, k] pair")
+        pairs.append((np.asarray(item[0], dtype=np.float32), float(item[1])))
+    seeds = _sample_local(np.asarray(cond, dtype=np.float32), int(n_seeds), guidance, pairs, seed)
+    return seeds.tolist()
+
+
+def uses_broker() -> bool:
+    """True when tasks go through a broker to Celery workers; False when they run in this process."""
+    return bool(settings.CELERY_BROKER_URL) and not settings.CELERY_TASK_ALWAYS_EAGER
+
+
+def sample_seeds(
+    cond: np.ndarray,
+    n_seeds: int = 16,
+    guidance: float | None = None,
+    steer: Steer = (),
+    seed: int | None = None,
+) -> np.ndarray:
+    """``n_seeds`` seed embeddings ``[n_seeds, Dm]`` (float32, L2-normalised) for the query ``cond [Dc]``.
+
+    Raises ``ValueError`` for bad input, :class:`~worker.errors.PriorNotReady` when the model is not set up,
+    :class:`~worker.errors.BrokerUnavailable` when the broker is down and :class:`~worker.errors.WorkerTimeout`
+    when no worker answers within ``CELERY_TASK_TIME_LIMIT`` seconds.
+    """
+    if not uses_broker():
+        return _sample_local(cond, n_seeds, guidance, steer, seed)
+
+    cond_list = np.asarray(cond, dtype=np.float32).tolist()
+    steer_list = [[np.asarray(vec, dtype=np.float32).tolist(), float(k)] for vec, k in steer]
+    timeout = float(settings.CELERY_TASK_TIME_LIMIT)
+    kwargs = {"cond": cond_list, "n_seeds": int(n_seeds), "guidance": guidance, "steer": steer_list, "seed": seed}
+    try:
+        # retry=False: a dead broker fails now instead of after kombu's publish retries; expires: a request
+        # nobody picked up in time is dropped rather than computed for a client that has given up.
+        result = sample_seeds_task.apply_async(kwargs=kwargs, retry=False, expires=timeout)
+    except OperationalError as exc:
+        raise BrokerUnavailable(f"cannot queue the sampling task: broker unreachable ({exc})") from None
+    try:
+        seeds = result.get(timeout=timeout, propagate=True, disable_sync_subtasks=False)
+    except CeleryTimeoutError:
+        _forget(result)
+        raise WorkerTimeout(
+            f"no Celery worker returned seeds within {timeout:g} s: is a worker running "
+            "(`celery -A worker worker`) and is it keeping up?"
+        ) from None
+    except OperationalError as exc:
+        raise BrokerUnavailable(f"lost the result backend while waiting for seeds ({exc})") from None
+    return np.asarray(seeds, dtype=np.float32)
+
+
+def _forget(result) -> None:
+    """Best effort: revoke a task we stopped waiting for, so a worker that comes back does not compute it."""
+    try:
+        result.revoke()
+    except Exception:  # the broker may be the reason we timed out
+        log.debug("could not revoke %s", result.id, exc_info=True)
