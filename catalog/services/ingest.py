@@ -177,7 +177,7 @@ def ingest_file(
     *,
     space: str = "",
     fmt: str | None = None,
-    source: str = "",
+    source: str = "file",
     sidecar: str | Path | None = None,
     dimension: int | None = None,
     encoder: str = "unknown",
