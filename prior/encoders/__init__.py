@@ -85,8 +85,9 @@ def get_encoder(name: str, **opts: Any) -> Encoder:
 
 
 def _get(kind: str, names: tuple[str, ...], name: str, opts: dict[str, Any]) -> Any:
-    if name not in names:
-        raise EncoderError(f"{name!r} is not a {kind} encoder; {kind} encoders: {', '.join(names)}")
+    if name in FAMILIES and name not in names:
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise EncoderError(f"{name!r} is not {article} {kind} encoder; {kind} encoders: {', '.join(names)}")
     return get_encoder(name, **opts)
 
 

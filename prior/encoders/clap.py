@@ -52,8 +52,9 @@ class ClapEncoder(MusicEncoder):
             self.model = ClapModel.from_pretrained(directory, dtype=torch.float32).to(self.device).eval()
             self.tokenizer = AutoTokenizer.from_pretrained(directory)
             self.feature_extractor = ClapFeatureExtractor.from_pretrained(directory)
-        except (OSError, ValueError) as exc:
-            raise EncoderError(f"{directory} is not a loadable CLAP model ({exc})") from None
+        except Exception as exc:  # corrupt or foreign files: one clear line, whatever the library raised
+            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise EncoderError(f"{directory} is not a loadable CLAP model ({reason})") from None
         self.sample_rate = int(self.feature_extractor.sampling_rate)
         self.window_samples = int(self.feature_extractor.nb_max_samples)
         positions = int(self.model.config.text_config.max_position_embeddings)

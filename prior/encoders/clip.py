@@ -52,8 +52,9 @@ class ClipEncoder(ImageEncoder, TextEncoder):
             self.model = CLIPModel.from_pretrained(directory, dtype=torch.float32).to(self.device).eval()
             self.tokenizer = AutoTokenizer.from_pretrained(directory)
             self.image_processor = CLIPImageProcessorPil.from_pretrained(directory)
-        except (OSError, ValueError) as exc:
-            raise EncoderError(f"{directory} is not a loadable CLIP model ({exc})") from None
+        except Exception as exc:  # corrupt or foreign files: one clear line, whatever the library raised
+            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise EncoderError(f"{directory} is not a loadable CLIP model ({reason})") from None
         self.max_text_tokens = int(self.model.config.text_config.max_position_embeddings)
         self.space: EmbeddingSpace = EmbeddingSpace(
             name="clip",
