@@ -1,0 +1,90 @@
+"""The real-data readers on a slice of the real files: MusicCaps and MTG-Jamendo into the offline text-proxy space."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+
+from catalog.datasets.jamendo import describe, read_jamendo, readable
+from catalog.datasets.musiccaps import read_musiccaps, short_title
+from catalog.ingest.records import TrackRecord
+from catalog.models import EmbeddingSpace, Track
+from catalog.selectors import nearest_tracks, vectors_for
+from catalog.services.datasets import ingest_jamendo, ingest_musiccaps
+from prior.spaces import MINILM
+
+pytestmark = pytest.mark.django_db
+
+
+def test_musiccaps_slice(minilm):
+    report = ingest_musiccaps(limit=50, encoder=minilm)
+    assert (report.created, report.rejected) == (50, 0)
+    space = EmbeddingSpace.objects.get(name=MINILM.name)
+    assert (space.dimension, space.is_proxy, space.encoder) == (384, True, MINILM.encoder)
+    clip = Track.objects.get(source="musiccaps", external_id="-0Gj8-vB1q4")
+    assert clip.url == "https://www.youtube.com/watch?v=-0Gj8-vB1q4&t=30s"
+    assert clip.duration_s == 10.0
+    assert "sad" in clip.tags and "ballad" in clip.tags
+    assert clip.artist == "YouTube video -0Gj8-vB1q4"
+    assert clip.metadata["caption"].startswith("The low quality recording features a ballad")
+    assert clip.metadata["split"] == "test"
+    vector = vectors_for(MINILM.name, [clip.pk])[0]
+    np.testing.assert_allclose(vector, minilm.encode_texts([clip.metadata["caption"]])[0], atol=1e-5)
+    query = minilm.encode_texts(["sad soulful ballad with piano and strings"])
+    top = [n.track_id for n in nearest_tracks(MINILM.name, query, 5, exact=True)[0]]
+    assert clip.pk in top
+    assert ingest_musiccaps(limit=50, encoder=minilm).unchanged == 50  # idempotent
+
+
+def test_musiccaps_split_and_titles():
+    items = list(read_musiccaps(limit=20, split="train"))
+    assert len(items) == 20
+    assert all(isinstance(i, TrackRecord) and i.metadata["split"] == "train" for i in items)
+    assert all(len(i.title) <= 80 for i in items)
+    assert short_title("A " + "very " * 40 + "long caption. Second.").endswith("…")
+
+
+def test_jamendo_slice(minilm):
+    report = ingest_jamendo(split="validation", limit=50, encoder=minilm)
+    assert (report.created, report.rejected) == (50, 0)
+    tracks = Track.objects.filter(source="jamendo")
+    assert tracks.count() == 50
+    first = next(read_jamendo("validation", limit=1))
+    track = tracks.get(external_id=first.external_id)
+    number = first.external_id.removeprefix("track_").lstrip("0")
+    assert track.url == f"https://www.jamendo.com/track/{number}"
+    assert track.artist.startswith("artist_") and track.album.startswith("album_")
+    assert track.duration_s > 0 and track.tags
+    assert track.metadata["split"] == "validation" and track.metadata["raw_tags"]
+    vector = vectors_for(MINILM.name, [track.pk])[0]
+    np.testing.assert_allclose(vector, minilm.encode_texts([first.text])[0], atol=1e-5)
+
+
+def test_jamendo_tag_text():
+    assert readable("genre---poprock") == ("genre", "pop rock")
+    text = describe({"genre": ["rock"], "instrument": ["electric guitar"], "mood/theme": ["energetic"]})
+    assert text == "rock music with electric guitar; mood: energetic"
+
+
+def test_commands_use_the_same_service(minilm, monkeypatch, capsys):
+    import prior.encoders
+
+    monkeypatch.setattr(prior.encoders, "get_text_encoder", lambda name="minilm", **_: minilm)
+    call_command("ingest_jamendo", split="test", limit=5, no_progress=True)
+    call_command("ingest_musiccaps", limit=5, no_progress=True)
+    out = capsys.readouterr().out
+    assert "minilm-l6-v2: created 5, updated 0, unchanged 0, rejected 0" in out
+    assert "text proxy" in out
+    assert Track.objects.count() == 10
+
+
+def test_missing_data_dir_is_a_one_line_error(monkeypatch, tmp_path, minilm):
+    from django.core.management.base import CommandError
+
+    monkeypatch.setenv("SHARED_DATA_DIR", str(tmp_path))
+    import prior.encoders
+
+    monkeypatch.setattr(prior.encoders, "get_text_encoder", lambda name="minilm", **_: minilm)
+    with pytest.raises(CommandError, match="no such file"):
+        call_command("ingest_musiccaps", limit=5, no_progress=True)
