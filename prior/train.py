@@ -82,6 +82,7 @@ def train_prior(
     progress: bool | None = None,
     device: str | None = None,
     save_every: int = 500,
+    stop_at: int | None = None,
 ) -> dict:
     """Train the prior on ``pairs`` and write a checkpoint (EMA weights) to ``out_dir``; returns its metrics.
 
@@ -156,7 +157,8 @@ def train_prior(
     bar = tqdm(total=train.steps, initial=min(step, train.steps), disable=not show_progress(progress),
                desc="prior", unit="step", dynamic_ncols=True)
     try:
-        while step < train.steps:
+        end = train.steps if stop_at is None else min(train.steps, stop_at)
+        while step < end:
             started = time.perf_counter()
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, train)
