@@ -1,0 +1,248 @@
+"""Honest evaluation of the prior against the deterministic baseline (DESIGN.md §6, issue 3).
+
+One protocol for every method, so numbers are comparable:
+
+1. a method turns each test query into seeds ``[Q, S, Dm]`` (the regression baseline: ``S = 1``);
+2. every seed retrieves its exact top-100 catalog tracks by cosine (:mod:`prior.retrieval`);
+3. the per-seed lists are merged (round-robin by default) into one top-100 list per query;
+4. metrics (:mod:`prior.metrics`): Recall@10/100 on the merged list, triplet accuracy against one seeded random
+   other catalog track per query, MISCS of the seeds, FMD of the seeds against the queries' true music.
+
+``ms_per_query`` is the wall time of producing the seeds (not retrieval), for queries processed in batches of
+``batch`` queries, divided by the number of queries: a throughput figure on this machine, not a p50 latency.
+
+Methods: ``regression``; ``regression+steer`` = normalise(prediction + k * steer) (the steering text added to
+the point estimate); ``diffusion``; ``diffusion+steer`` (Diff4Steer's gradient steering with the pair's steering
+text); ``oracle`` (exact posterior samples, synthetic world only).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from prior.data.npz import Catalog, DataError, Pairs, l2_normalise, load_catalog, load_pairs
+from prior.metrics import fmd, miscs, random_other_indices, recall_at_k, triplet_accuracy
+from prior.retrieval import per_seed_top_k, reciprocal_rank_fusion, round_robin_merge
+
+RETRIEVE_K = 100
+MERGES = {"round_robin": round_robin_merge, "rrf": reciprocal_rank_fusion}
+
+
+@dataclass(frozen=True)
+class EvalData:
+    """Test pairs, the catalog, and for each query the catalog index of its true track and of a random other."""
+
+    pairs: Pairs
+    catalog: Catalog
+    true_index: np.ndarray
+    other_index: np.ndarray
+
+    def subset(self, n: int | None) -> EvalData:
+        """The first ``n`` queries (all when None): sweeps use a fixed prefix so methods see the same queries."""
+        if n is None or n >= len(self.true_index):
+            return self
+        p = self.pairs
+        pairs = Pairs(
+            cond=p.cond[:n],
+            music=p.music[:n],
+            steer=None if p.steer is None else p.steer[:n],
+            track_id=p.track_id[:n],
+            cond_space=p.cond_space,
+            music_space=p.music_space,
+            fingerprint=p.fingerprint,
+        )
+        return EvalData(pairs, self.catalog, self.true_index[:n], self.other_index[:n])
+
+
+def load_eval_data(pairs_path: str | Path, catalog_path: str | Path, triplet_seed: int = 0) -> EvalData:
+    """Read test pairs and catalog; refuse mismatched music spaces or track ids missing from the catalog."""
+    pairs = load_pairs(pairs_path, require_track_id=True)
+    catalog = load_catalog(catalog_path)
+    pairs.music_space.check_matches(catalog.music_space, what=f"music space of {catalog_path} vs {pairs_path}")
+    position = {track: i for i, track in enumerate(catalog.ids)}
+    missing = [t for t in pairs.track_id if t not in position]
+    if missing:
+        raise DataError(f"{pairs_path}: {len(missing)} track_id(s) not in {catalog_path}, e.g. {missing[0]!r}")
+    true_index = np.array([position[t] for t in pairs.track_id], dtype=np.int64)
+    other_index = random_other_indices(true_index, len(catalog), seed=triplet_seed)
+    return EvalData(pairs, catalog, true_index, other_index)
+
+
+def merged_lists(seeds: np.ndarray, catalog_music: np.ndarray, merge: str = "round_robin") -> list[list[int]]:
+    """Per-seed exact top-100 then merge: ``seeds [Q, S, D]`` -> one list of catalog indices per query."""
+    idx, _ = per_seed_top_k(seeds, catalog_music, RETRIEVE_K)
+    merge_fn = MERGES[merge]
+    return [merge_fn(per_seed, RETRIEVE_K) for per_seed in idx]
+
+
+def score_seeds(seeds: np.ndarray, data: EvalData, ms_per_query: float, merge: str = "round_robin") -> dict:
+    """All metrics of one method's seeds ``[Q, S, D]`` (or ``[Q, D]``) on ``data``, as a flat JSON-ready dict."""
+    seeds = np.asarray(seeds, dtype=np.float32)
+    if seeds.ndim == 2:
+        seeds = seeds[:, None, :]
+    merged = merged_lists(seeds, data.catalog.music, merge)
+    true = data.true_index.tolist()
+    out: dict = {"n": len(true), "seeds": int(seeds.shape[1])}
+    for k in (10, 100):
+        out.update(recall_at_k(merged, true, k).to_dict(f"recall@{k}"))
+    out.update(
+        triplet_accuracy(seeds, data.catalog.music[data.true_index], data.catalog.music[data.other_index]).to_dict(
+            "triplet_acc"
+        )
+    )
+    out.update(miscs(seeds).to_dict("miscs"))
+    out["fmd"] = fmd(seeds, data.pairs.music)
+    out["ms_per_query"] = float(ms_per_query)
+    return out
+
+
+def timed_batches(produce: Callable[[slice], np.ndarray], n: int, batch: int) -> tuple[np.ndarray, float]:
+    """Run ``produce`` on consecutive slices of ``n`` queries; returns the stacked output and ms per query."""
+    parts, elapsed = [], 0.0
+    for start in range(0, n, batch):
+        t0 = time.perf_counter()
+        parts.append(produce(slice(start, min(n, start + batch))))
+        elapsed += time.perf_counter() - t0
+    return np.concatenate(parts, axis=0), 1000.0 * elapsed / max(n, 1)
+
+
+def regression_seeds(model, data: EvalData, steer_k: float = 0.0, batch: int = 256) -> tuple[np.ndarray, float]:
+    """The baseline's point estimate per query ``[Q, 1, D]``; with ``steer_k``, normalise(pred + k * steer)."""
+    cond, steer = data.pairs.cond, data.pairs.steer
+
+    def produce(rows: slice) -> np.ndarray:
+        pred = model.predict(cond[rows])
+        if steer_k:
+            pred = l2_normalise(pred + steer_k * steer[rows])
+        return pred[:, None, :]
+
+    return timed_batches(produce, len(cond), batch)
+
+
+@dataclass(frozen=True)
+class SamplingChoice:
+    """How the diffusion prior is sampled for an evaluation (None = the checkpoint's default)."""
+
+    n_seeds: int = 16
+    sampler: str | None = None
+    nfe: int | None = None
+    guidance: float | None = None
+    steer_k: float = 0.0
+    steer_schedule: str | None = None
+    seed: int = 0
+
+    def describe(self, prior) -> dict:
+        d = prior.defaults
+        return {
+            "sampler": self.sampler or d.sampler,
+            "nfe": self.nfe
+            if self.nfe is not None
+            else (None if (self.sampler or d.sampler) == "reference" else d.nfe),
+            "guidance": d.guidance if self.guidance is None else self.guidance,
+            "steer_k": self.steer_k,
+            "steer_schedule": self.steer_schedule or d.steer_schedule,
+        }
+
+
+def diffusion_seeds(prior, data: EvalData, choice: SamplingChoice, batch: int = 64) -> tuple[np.ndarray, float]:
+    """Seeds from a :class:`prior.service.PriorSampler` for every query, ``[Q, S, D]``, and ms per query."""
+    cond, steer = data.pairs.cond, data.pairs.steer
+    if choice.steer_k and steer is None:
+        raise DataError("steering asked for, but the pairs carry no 'steer' vectors")
+
+    def produce(rows: slice) -> np.ndarray:
+        steer_terms = [(steer[rows], choice.steer_k)] if choice.steer_k else []
+        return prior.sample(
+            cond[rows],
+            n_seeds=choice.n_seeds,
+            guidance=choice.guidance,
+            steer=steer_terms,
+            sampler=choice.sampler,
+            nfe=choice.nfe,
+            seed=choice.seed + rows.start,
+            steer_schedule=choice.steer_schedule,
+        )
+
+    return timed_batches(produce, len(cond), batch)
+
+
+def oracle_seeds(world, data: EvalData, n_seeds: int = 16, seed: int = 0) -> tuple[np.ndarray, float]:
+    """Exact posterior samples of the synthetic world (the ceiling any prior can reach)."""
+    rng = np.random.default_rng(seed)
+    return timed_batches(
+        lambda rows: world.oracle_sample(data.pairs.cond[rows], n_seeds, rng), len(data.true_index), 256
+    )
+
+
+def evaluate_all(
+    prior,
+    baseline,
+    data: EvalData,
+    choice: SamplingChoice,
+    *,
+    regression_steer_k: float = 1.0,
+    world=None,
+    merge: str = "round_robin",
+    batch: int = 64,
+) -> dict:
+    """The evaluation JSON: one block per method (see module docstring), plus the settings used."""
+    result: dict = {
+        "settings": {
+            **choice.describe(prior),
+            "n_seeds": choice.n_seeds,
+            "merge": merge,
+            "retrieve_k": RETRIEVE_K,
+            "regression_steer_k": regression_steer_k,
+            "queries": len(data.true_index),
+            "catalog": len(data.catalog),
+            "music_space": data.pairs.music_space.to_dict(),
+        },
+    }
+    if data.pairs.music_space.proxy:
+        result["note"] = "TEXT PROXY: the music space is text embeddings of track descriptions, not audio"
+    seeds, ms = regression_seeds(baseline, data)
+    result["regression"] = score_seeds(seeds, data, ms, merge)
+    unsteered = SamplingChoice(**{**choice.__dict__, "steer_k": 0.0})
+    seeds, ms = diffusion_seeds(prior, data, unsteered, batch)
+    result["diffusion"] = score_seeds(seeds, data, ms, merge)
+    if data.pairs.steer is not None:
+        seeds, ms = regression_seeds(baseline, data, steer_k=regression_steer_k)
+        result["regression+steer"] = score_seeds(seeds, data, ms, merge)
+        if choice.steer_k:
+            seeds, ms = diffusion_seeds(prior, data, choice, batch)
+            result["diffusion+steer"] = score_seeds(seeds, data, ms, merge)
+    if world is not None:
+        seeds, ms = oracle_seeds(world, data, choice.n_seeds, choice.seed)
+        result["oracle"] = score_seeds(seeds, data, ms, merge)
+    return result
+
+
+def plot_methods(result: dict, path: str | Path) -> Path:
+    """Bar chart of Recall@10, Recall@100 and MISCS per method (with ±1 SE whiskers)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = [m for m in ("regression", "regression+steer", "diffusion", "diffusion+steer", "oracle") if m in result]
+    metrics = ("recall@10", "recall@100", "miscs")
+    fig, ax = plt.subplots(figsize=(8, 4))
+    width = 0.8 / len(metrics)
+    for j, metric in enumerate(metrics):
+        values = [result[m][metric] for m in methods]
+        errors = [result[m].get(f"{metric}_se", 0.0) for m in methods]
+        ax.bar(np.arange(len(methods)) + j * width, values, width, yerr=errors, label=metric, capsize=3)
+    ax.set_xticks(np.arange(len(methods)) + width, methods)
+    ax.set_ylim(0, 1.05)
+    title = "prior evaluation" + (" (TEXT PROXY)" if "note" in result else "")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
