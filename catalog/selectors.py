@@ -108,3 +108,39 @@ def tracks_by_id(track_ids: Iterable[int]) -> dict[int, Track]:
 
 def space_size(space: EmbeddingSpace | str) -> int:
     return TrackEmbedding.objects.filter(space=get_space(space)).count()
+
+
+def track_list(
+    *,
+    search: str = "",
+    artist: str = "",
+    tag: str = "",
+    source: str = "",
+    space: str = "",
+):
+    """Tracks for the catalog listing (API and admin), newest id last, each with the names of its spaces.
+
+    ``search`` matches title, artist or external id (case-insensitive substring); ``artist`` is an exact,
+    case-insensitive match; ``tag`` must be one of the track's tags; ``space`` keeps tracks with a vector there.
+    """
+    from django.contrib.postgres.aggregates import ArrayAgg
+    from django.db.models import Exists, OuterRef, Q
+
+    tracks = Track.objects.all()
+    if search:
+        tracks = tracks.filter(
+            Q(title__icontains=search) | Q(artist__icontains=search) | Q(external_id__icontains=search)
+        )
+    if artist:
+        tracks = tracks.filter(artist__iexact=artist)
+    if tag:
+        tracks = tracks.filter(tags__contains=[tag])
+    if source:
+        tracks = tracks.filter(source=source)
+    if space:
+        tracks = tracks.filter(
+            Exists(TrackEmbedding.objects.filter(track=OuterRef("pk"), space__name=space))
+        )
+    return tracks.annotate(
+        space_names=ArrayAgg("embeddings__space__name", distinct=True, default=[], order_by="embeddings__space__name")
+    ).order_by("id")

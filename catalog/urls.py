@@ -1,3 +1,9 @@
-"""REST routes of the catalog app."""
+"""REST routes of the catalog app (mounted under /api/)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from catalog.api.views import TrackListCreateApi
+
+urlpatterns = [
+    path("tracks/", TrackListCreateApi.as_view(), name="track-list"),
+]

@@ -39,7 +39,14 @@ Item = TrackRecord | RowError
 
 
 class IngestError(Exception):
-    """The input cannot be ingested at all (unknown space, unreadable file, encoder problem): one-line message."""
+    """The input cannot be ingested at all (unknown space, unreadable file, encoder problem): one-line message.
+
+    ``code`` is a stable name for API clients (``unknown_space``, ``space_conflict``, ``invalid_file``, ...).
+    """
+
+    def __init__(self, message: str, code: str = "ingest_failed"):
+        super().__init__(message)
+        self.code = code
 
 
 class IngestRejected(IngestError):
@@ -47,7 +54,9 @@ class IngestRejected(IngestError):
 
     def __init__(self, report: IngestReport):
         self.report = report
-        super().__init__(f"{report.rejected} invalid row(s): nothing was imported (skip-invalid imports the rest)")
+        self.code = "invalid_rows"
+        message = f"{report.rejected} invalid row(s): nothing was imported (skip-invalid imports the rest)"
+        Exception.__init__(self, message)
 
 
 @dataclass
@@ -88,14 +97,16 @@ def _resolve_space(name: str, dimension: int | None, encoder: str, prior_space) 
     if existing is None:
         if dimension is None:
             known = ", ".join(EmbeddingSpace.objects.values_list("name", flat=True)) or "none"
-            raise IngestError(f"unknown embedding space {name!r} (known: {known}); give its dimension to create it")
+            raise IngestError(
+                f"unknown embedding space {name!r} (known: {known}); give its dimension to create it", "unknown_space"
+            )
         return None, True
     if dimension is not None and existing.dimension != int(dimension):
         raise IngestError(f"space {name!r} holds {existing.dimension}-d vectors, not {dimension}-d; "
-                          "ingest into a new space name to re-embed the catalog")
+                          "ingest into a new space name to re-embed the catalog", "space_conflict")
     if prior_space is not None and existing.version != prior_space.version:
         raise IngestError(f"space {name!r} was made by {existing.encoder} version {existing.version}; the encoder "
-                          f"now gives version {prior_space.version}: use a new space name")
+                          f"now gives version {prior_space.version}: use a new space name", "space_conflict")
     return existing, False
 
 
@@ -154,7 +165,7 @@ def _create_space(name: str, dimension: int | None, encoder: str, prior_space) -
                                 is_proxy=prior_space.proxy, with_index=False)
         return ensure_space(name, int(dimension), encoder, with_index=False)
     except (SpaceConflictError, ValueError) as exc:
-        raise IngestError(str(exc)) from None
+        raise IngestError(str(exc), "space_conflict") from None
 
 
 def _checked(items: Iterable[Item], dimension: int, errors: list[RowError],
@@ -204,9 +215,9 @@ def ingest_file(
             skip_invalid=skip_invalid, defer_index=defer_index, row_label=track_file.row_label, progress=progress,
         )
     except FileInvalid as exc:
-        raise IngestError(str(exc)) from None
+        raise IngestError(str(exc), "invalid_file") from None
     except EncoderError as exc:
-        raise IngestError(f"encoder: {exc}") from None
+        raise IngestError(f"encoder: {exc}", "encoder_error") from None
 
 
 def ingest_payload(space: str, tracks: list[dict[str, Any]], *, source: str = "api") -> IngestReport:
