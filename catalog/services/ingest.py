@@ -206,6 +206,11 @@ def ingest_file(
         if audio_dir is not None:
             if music_encoder is None:
                 raise IngestError("audio ingest needs a music encoder")
+            if int(getattr(music_encoder, "sample_rate", 0) or 0) <= 0:
+                raise IngestError(
+                    f"encoder: the {music_encoder.space.name} music encoder takes no audio (a text proxy); "
+                    "use an audio encoder such as clap (MUSIC_ENCODER / --music-encoder)", "encoder_error"
+                )
             if not Path(audio_dir).is_dir():
                 raise IngestError(f"{audio_dir}: not a directory")
             prior_space = music_encoder.space
