@@ -37,13 +37,13 @@ ATTRIBUTION = "MusicCaps (Agostinelli et al., 2023), CC BY-SA 4.0, Google LLC"
 
 GENRE_WORDS = frozenset(
     """rock pop jazz blues folk country classical metal punk reggae hip hop rap r&b soul funk disco house techno
-    trance edm electronic electro dubstep drum bass ambient lounge latin salsa bossa samba flamenco tango
+    trance edm electronic electro dubstep ambient lounge latin salsa bossa samba flamenco tango
     gospel christian worship opera orchestral orchestra baroque symphony indie alternative grunge emo ska
     bluegrass bollywood indian arabic middle eastern african afrobeat k-pop j-pop kpop anime chiptune
     lofi lo-fi trap dancehall reggaeton cumbia mariachi polka waltz march marching carnatic hindustani
-    soundtrack cinematic video game lullaby children nursery christmas chant ballad swing bebop fusion
-    psychedelic shoegaze synthwave synthpop new wave industrial hardcore grindcore experimental minimal
-    instrumental acoustic dance club""".split()
+    soundtrack cinematic lullaby nursery christmas chant ballad swing bebop fusion
+    psychedelic shoegaze synthwave synthpop industrial hardcore grindcore experimental minimal
+    instrumental dance club""".split()
 )
 MOOD_WORDS = frozenset(
     """happy sad calm calming relaxing relaxed energetic emotional passionate groovy romantic mellow cheerful
@@ -103,9 +103,12 @@ def read_clips(csv_path: str | Path, limit: int | None = None) -> list[Clip]:
     return clips
 
 
+GENRE_PHRASES = ("hip hop", "r&b", "drum and bass", "drum & bass", "video game", "new wave", "hip-hop")
+
+
 def is_genre_or_mood(aspect: str) -> bool:
     words = set(_words(aspect))
-    return bool(words & GENRE_WORDS or words & MOOD_WORDS or "r&b" in aspect or "hip hop" in aspect)
+    return bool(words & GENRE_WORDS or words & MOOD_WORDS or any(p in aspect for p in GENRE_PHRASES))
 
 
 def steer_text(clip: Clip) -> tuple[str, bool]:
