@@ -26,7 +26,7 @@ from prior.encoders.base import ImageEncoder, l2_rows
 from prior.images import to_rgb
 from prior.spaces import EmbeddingSpace
 
-SIDE = 128  # images are resized to SIDE x SIDE first: fixed cost and a fixed scale for the texture features
+SIDE = 64  # images are resized to SIDE x SIDE first: fixed cost and a fixed scale for the texture features
 HUE_BINS, SAT_BINS, VAL_BINS, GRID = 12, 4, 8, 3
 DIM = HUE_BINS + SAT_BINS + VAL_BINS + GRID * GRID + 15
 
@@ -89,8 +89,8 @@ def describe(image: Image.Image) -> np.ndarray:
 
     hue_idx = np.minimum((hue * HUE_BINS).astype(int), HUE_BINS - 1)
     hue_hist = np.bincount(hue_idx.ravel(), weights=chroma.ravel(), minlength=HUE_BINS) / n
-    sat_hist = np.histogram(saturation, bins=SAT_BINS, range=(0.0, 1.0))[0] / n - 1.0 / SAT_BINS
-    val_hist = np.histogram(value, bins=VAL_BINS, range=(0.0, 1.0))[0] / n - 1.0 / VAL_BINS
+    sat_hist = _histogram(saturation, SAT_BINS) / n - 1.0 / SAT_BINS
+    val_hist = _histogram(value, VAL_BINS) / n - 1.0 / VAL_BINS
     layout = _grid_means(luma) - 0.5
 
     gy, gx = np.gradient(luma)
@@ -130,6 +130,11 @@ def _hue(r: np.ndarray, g: np.ndarray, b: np.ndarray, cmax: np.ndarray, chroma: 
     safe = np.maximum(chroma, 1e-6)
     hue = np.where(cmax == r, ((g - b) / safe) % 6.0, np.where(cmax == g, (b - r) / safe + 2.0, (r - g) / safe + 4.0))
     return np.where(chroma > 1e-6, hue / 6.0, 0.0) % 1.0
+
+
+def _histogram(x: np.ndarray, bins: int) -> np.ndarray:
+    """Counts of values in [0, 1] over ``bins`` equal bins (np.histogram is several times slower here)."""
+    return np.bincount(np.minimum((x * bins).astype(np.intp), bins - 1).ravel(), minlength=bins).astype(np.float64)
 
 
 def _grid_means(luma: np.ndarray) -> np.ndarray:
