@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from prior.data.npz import Catalog, DataError, Pairs, l2_normalise, load_catalog, load_pairs
-from prior.metrics import fmd, miscs, random_other_indices, recall_at_k, triplet_accuracy
+from prior.metrics import estimate, fmd, hits_at_k, miscs, paired_difference, random_other_indices, triplet_accuracy
 from prior.retrieval import per_seed_top_k, reciprocal_rank_fusion, round_robin_merge
 
 RETRIEVE_K = 100
@@ -80,7 +80,9 @@ def merged_lists(seeds: np.ndarray, catalog_music: np.ndarray, merge: str = "rou
     return [merge_fn(per_seed, RETRIEVE_K) for per_seed in idx]
 
 
-def score_seeds(seeds: np.ndarray, data: EvalData, ms_per_query: float, merge: str = "round_robin") -> dict:
+def score_seeds(
+    seeds: np.ndarray, data: EvalData, ms_per_query: float, merge: str = "round_robin", keep_hits: bool = False
+) -> dict:
     """All metrics of one method's seeds ``[Q, S, D]`` (or ``[Q, D]``) on ``data``, as a flat JSON-ready dict."""
     seeds = np.asarray(seeds, dtype=np.float32)
     if seeds.ndim == 2:
@@ -89,7 +91,8 @@ def score_seeds(seeds: np.ndarray, data: EvalData, ms_per_query: float, merge: s
     true = data.true_index.tolist()
     out: dict = {"n": len(true), "seeds": int(seeds.shape[1])}
     for k in (10, 100):
-        out.update(recall_at_k(merged, true, k).to_dict(f"recall@{k}"))
+        hits = hits_at_k(merged, true, k)
+        out.update(estimate(hits).to_dict(f"recall@{k}"))
     out.update(
         triplet_accuracy(seeds, data.catalog.music[data.true_index], data.catalog.music[data.other_index]).to_dict(
             "triplet_acc"
@@ -98,6 +101,8 @@ def score_seeds(seeds: np.ndarray, data: EvalData, ms_per_query: float, merge: s
     out.update(miscs(seeds).to_dict("miscs"))
     out["fmd"] = fmd(seeds, data.pairs.music)
     out["ms_per_query"] = float(ms_per_query)
+    if keep_hits:
+        out["_hits@100"] = hits
     return out
 
 
@@ -205,21 +210,34 @@ def evaluate_all(
     }
     if data.pairs.music_space.proxy:
         result["note"] = "TEXT PROXY: the music space is text embeddings of track descriptions, not audio"
-    seeds, ms = regression_seeds(baseline, data)
-    result["regression"] = score_seeds(seeds, data, ms, merge)
+    hits: dict[str, np.ndarray] = {}
+
+    def record(method: str, seeds: np.ndarray, ms: float) -> None:
+        result[method] = score_seeds(seeds, data, ms, merge, keep_hits=True)
+        hits[method] = result[method].pop("_hits@100")
+
+    record("regression", *regression_seeds(baseline, data))
     unsteered = SamplingChoice(**{**choice.__dict__, "steer_k": 0.0})
-    seeds, ms = diffusion_seeds(prior, data, unsteered, batch)
-    result["diffusion"] = score_seeds(seeds, data, ms, merge)
+    record("diffusion", *diffusion_seeds(prior, data, unsteered, batch))
     if data.pairs.steer is not None:
-        seeds, ms = regression_seeds(baseline, data, steer_k=regression_steer_k)
-        result["regression+steer"] = score_seeds(seeds, data, ms, merge)
+        record("regression+steer", *regression_seeds(baseline, data, steer_k=regression_steer_k))
         if choice.steer_k:
-            seeds, ms = diffusion_seeds(prior, data, choice, batch)
-            result["diffusion+steer"] = score_seeds(seeds, data, ms, merge)
+            record("diffusion+steer", *diffusion_seeds(prior, data, choice, batch))
     if world is not None:
-        seeds, ms = oracle_seeds(world, data, choice.n_seeds, choice.seed)
-        result["oracle"] = score_seeds(seeds, data, ms, merge)
+        record("oracle", *oracle_seeds(world, data, choice.n_seeds, choice.seed))
+    result["comparisons"] = compare(hits)
     return result
+
+
+def compare(hits: dict[str, np.ndarray]) -> dict:
+    """Paired Recall@100 differences (mean, SE, and how many SEs) for the comparisons issue 3 asks about."""
+    out = {}
+    for a, b in (("diffusion", "regression"), ("diffusion+steer", "regression+steer"), ("diffusion", "oracle")):
+        if a in hits and b in hits:
+            diff = paired_difference(hits[a], hits[b])
+            z = diff.mean / diff.se if diff.se > 0 else float("inf") * np.sign(diff.mean)
+            out[f"{a} - {b}"] = {"recall@100_diff": diff.mean, "se": diff.se, "z": float(z)}
+    return out
 
 
 def plot_methods(result: dict, path: str | Path) -> Path:

@@ -34,12 +34,24 @@ def estimate(values: np.ndarray) -> Estimate:
     return Estimate(float(values.mean()), se, n)
 
 
-def recall_at_k(merged: Sequence[Sequence[Hashable]], true_ids: Sequence[Hashable], k: int) -> Estimate:
-    """Share of queries whose true id is among the first ``k`` of its merged list."""
+def hits_at_k(merged: Sequence[Sequence[Hashable]], true_ids: Sequence[Hashable], k: int) -> np.ndarray:
+    """Per query, 1.0 if its true id is among the first ``k`` of its merged list, else 0.0: ``[Q]``."""
     if len(merged) != len(true_ids):
         raise ValueError(f"{len(merged)} result lists for {len(true_ids)} queries")
-    hits = np.array([true in list(ids)[:k] for ids, true in zip(merged, true_ids, strict=True)], dtype=np.float64)
-    return estimate(hits)
+    return np.array([true in list(ids)[:k] for ids, true in zip(merged, true_ids, strict=True)], dtype=np.float64)
+
+
+def recall_at_k(merged: Sequence[Sequence[Hashable]], true_ids: Sequence[Hashable], k: int) -> Estimate:
+    """Share of queries whose true id is among the first ``k`` of its merged list."""
+    return estimate(hits_at_k(merged, true_ids, k))
+
+
+def paired_difference(a: np.ndarray, b: np.ndarray) -> Estimate:
+    """Mean of ``a - b`` over the same queries with its paired standard error (for "A beats B by > 2 SE")."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"shape mismatch: {a.shape} vs {b.shape}")
+    return estimate(a - b)
 
 
 def _as_seeds(seeds: np.ndarray) -> np.ndarray:

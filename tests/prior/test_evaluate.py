@@ -1,0 +1,113 @@
+"""The evaluation protocol with stand-in models: the oracle as the 'prior', the posterior mean as the baseline."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from prior.config import SamplingConfig
+from prior.data.npz import l2_normalise
+from prior.data.synthetic import World, WorldConfig, write_world
+from prior.evaluate import SamplingChoice, evaluate_all, load_eval_data, merged_lists, plot_methods, score_seeds
+from prior.sweeps import best_row, cfg_sweep, plot_cfg, plot_nfe, plot_steer, steer_sweep
+
+SMALL = WorldConfig(n_clusters=5, catalog_size=1200, n_train=50, n_val=60, n_test=80)
+
+
+class OraclePrior:
+    """Duck-typed PriorSampler: exact posterior samples, nudged towards the steering vector."""
+
+    defaults = SamplingConfig()
+
+    def __init__(self, world):
+        self.world = world
+
+    def sample(self, cond, n_seeds=16, guidance=None, steer=(), sampler=None, nfe=None, seed=None, steer_schedule=None):
+        seeds = self.world.oracle_sample(cond, n_seeds, np.random.default_rng(seed))
+        for vector, k in steer:
+            seeds = l2_normalise(seeds + k * np.asarray(vector)[:, None, :])
+        return seeds
+
+
+class MeanBaseline:
+    def __init__(self, world):
+        self.world = world
+
+    def predict(self, cond):
+        return self.world.posterior_mean_direction(cond, np.random.default_rng(0), n=64)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    out = tmp_path_factory.mktemp("eval")
+    write_world(out, SMALL)
+    world = World.load(out / "world.npz")
+    data = load_eval_data(out / "test.npz", out / "catalog.npz")
+    return world, data, out
+
+
+def test_evaluate_all_blocks_and_keys(setup):
+    world, data, _ = setup
+    result = evaluate_all(OraclePrior(world), MeanBaseline(world), data, SamplingChoice(steer_k=1.0), world=world)
+    for block in ("regression", "diffusion", "regression+steer", "diffusion+steer", "oracle"):
+        for key in ("recall@10", "recall@100", "triplet_acc", "miscs", "fmd", "ms_per_query", "recall@100_se", "n"):
+            assert key in result[block], (block, key)
+        assert "_hits@100" not in result[block]
+    assert result["regression"]["miscs"] == 1.0 and result["diffusion"]["miscs"] < 0.6
+    assert result["diffusion"]["recall@100"] > result["regression"]["recall@100"] + 0.1
+    assert result["comparisons"]["diffusion - regression"]["z"] > 2
+    assert result["diffusion+steer"]["recall@100"] >= result["diffusion"]["recall@100"]
+
+
+def test_score_seeds_perfect_and_hopeless(setup):
+    _, data, _ = setup
+    truth = data.catalog.music[data.true_index][:, None, :]
+    perfect = score_seeds(truth, data, 1.0)
+    assert perfect["recall@10"] == 1.0 and perfect["triplet_acc"] == 1.0
+    hopeless = score_seeds(-truth, data, 1.0)
+    assert hopeless["recall@100"] == 0.0 and hopeless["triplet_acc"] == 0.0
+
+
+def test_merged_lists_round_robin_vs_rrf(setup):
+    _, data, _ = setup
+    seeds = data.catalog.music[:6].reshape(2, 3, -1)
+    rr = merged_lists(seeds, data.catalog.music, "round_robin")
+    assert rr[0][:3] == [0, 1, 2] and len(rr[0]) == 100 == len(set(rr[0]))
+    assert len(merged_lists(seeds, data.catalog.music, "rrf")[1]) == 100
+
+
+def test_unknown_track_is_refused(setup, tmp_path):
+    _, _, out = setup
+    test = dict(np.load(out / "test.npz"))
+    test["track_id"] = test["track_id"].copy()
+    test["track_id"][0] = "nope"
+    np.savez(tmp_path / "bad.npz", **test)
+    with pytest.raises(ValueError, match="not in"):
+        load_eval_data(tmp_path / "bad.npz", out / "catalog.npz")
+
+
+def test_sweeps_and_plots(setup, tmp_path):
+    world, data, _ = setup
+    small = data.subset(30)
+    prior, base = OraclePrior(world), SamplingChoice(n_seeds=4)
+    rows = cfg_sweep(prior, small, base, weights=(0.0, 1.0))
+    assert [r["guidance"] for r in rows] == [0.0, 1.0]
+    assert plot_cfg(rows, tmp_path / "cfg.png").stat().st_size > 0
+    steer = steer_sweep(
+        prior, MeanBaseline(world), small, base, schedules=("constant",), ks=(0.1, 1.0), regression_ks=(1.0,)
+    )
+    assert steer["best"]["diffusion+steer"]["schedule"] == "constant"
+    assert plot_steer(steer, tmp_path / "steer.png").stat().st_size > 0
+    nfe_rows = [dict(r, sampler=s, nfe=n) for r, s, n in zip(rows, ("heun", "reference"), (7, 256), strict=True)]
+    assert plot_nfe(nfe_rows, tmp_path / "nfe.png").stat().st_size > 0
+    result = evaluate_all(prior, MeanBaseline(world), small, replace(base, steer_k=0.5))
+    assert plot_methods(result, tmp_path / "m.png").stat().st_size > 0
+
+
+def test_best_row_prefers_recall100_then_recall10():
+    rows = [
+        {"recall@100": 0.5, "recall@10": 0.2, "k": 1},
+        {"recall@100": 0.5, "recall@10": 0.3, "k": 2},
+        {"recall@100": 0.4, "recall@10": 0.9, "k": 3},
+    ]
+    assert best_row(rows)["k"] == 2
