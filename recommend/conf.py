@@ -1,0 +1,40 @@
+"""The recommend app's settings, each with a default, read at call time (so tests can override them).
+
+Every name can be set in ``config/settings.py`` (from the environment there); see docs/api.md "Configuration".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # Uploads: bytes of the image file (413 above it) and decoded pixels (decompression-bomb guard).
+    "IMAGE_MAX_BYTES": 8 * 1024 * 1024,
+    "IMAGE_MAX_PIXELS": 40_000_000,
+    # Merge of the per-seed lists: "round_robin" (default) or "rrf" (reciprocal-rank fusion).
+    "RECOMMEND_MERGE": "round_robin",
+    # MMR trade-off: 1 = relevance only, 0 = novelty only.
+    "RECOMMEND_MMR_LAMBDA": 0.7,
+    # At most this many tracks per artist in one playlist version.
+    "RECOMMEND_MAX_PER_ARTIST": 2,
+    # Candidate pool = POOL_FACTOR x size merged tracks, diversified down to size.
+    "RECOMMEND_POOL_FACTOR": 3,
+    # Nearest neighbours fetched per seed: clamp(2 x size, MIN, MAX).
+    "RECOMMEND_K_PER_SEED_MIN": 20,
+    "RECOMMEND_K_PER_SEED_MAX": 100,
+    # Steering strengths k (Diff4Steer eq. 4): per tag, per avoided tag, liked / skipped centroid.
+    "RECOMMEND_STEER_TAG_K": 0.1,
+    "RECOMMEND_STEER_AVOID_K": 0.1,
+    "RECOMMEND_STEER_LIKED_K": 0.05,
+    "RECOMMEND_STEER_SKIPPED_K": 0.05,
+    # Request bounds.
+    "RECOMMEND_MAX_TAGS": 16,
+    "RECOMMEND_MAX_SIZE": 100,
+    "RECOMMEND_MAX_SEEDS": 64,
+}
+
+
+def get(name: str) -> Any:
+    return getattr(settings, name, DEFAULTS[name])

@@ -1,0 +1,62 @@
+"""The one place the recommend app reaches the models: encoders and the prior, through the worker's runtime.
+
+Why one module: the web side must not care whether the models live in this process or on a Celery GPU worker
+(:func:`worker.tasks.sample_seeds` decides), and services and tests then patch or reset a single seam.
+Errors: :class:`worker.errors.SamplingUnavailable` (model missing, broker down, worker timeout) propagates to the
+service, which turns it into a 503.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+from django.conf import settings
+
+from prior.spaces import EmbeddingSpace
+from worker import runtime, tasks
+
+Steer = Sequence[tuple[np.ndarray, float]]
+
+
+def cond_space() -> EmbeddingSpace:
+    """The prior's condition space: what an image (or a client's ``image_embedding``) must be embedded in."""
+    return runtime.get_prior().cond_space
+
+
+def music_space() -> EmbeddingSpace:
+    """The prior's music space, which the runtime has checked to be the catalog's space."""
+    return runtime.get_prior().music_space
+
+
+def encode_image(image) -> np.ndarray:
+    """An RGB ``PIL.Image`` -> its condition vector ``[Dc]`` (float32, unit length)."""
+    return np.asarray(runtime.get_image_encoder().encode_images([image])[0], dtype=np.float32)
+
+
+@lru_cache(maxsize=4096)
+def _encode_tag(encoder_name: str, tag: str) -> np.ndarray:
+    vector = np.asarray(runtime.get_text_encoder().encode_texts([tag])[0], dtype=np.float32)
+    vector.setflags(write=False)  # shared by every caller through the cache
+    return vector
+
+
+def encode_tags(tags: Sequence[str]) -> np.ndarray:
+    """Tags -> ``[n, Dm]`` text embeddings in the music space; cached per tag (users repeat the same few tags)."""
+    if not tags:
+        return np.zeros((0, music_space().dim), dtype=np.float32)
+    return np.stack([_encode_tag(settings.TEXT_ENCODER, tag) for tag in tags])
+
+
+def sample_seeds(
+    cond: np.ndarray, n_seeds: int, guidance: float | None, steer: Steer = (), seed: int | None = None
+) -> np.ndarray:
+    """``n_seeds`` seed embeddings ``[S, Dm]`` for ``cond``, steered by ``(vector, k)`` pairs; reproducible by seed."""
+    return tasks.sample_seeds(cond, n_seeds=n_seeds, guidance=guidance, steer=list(steer), seed=seed)
+
+
+def reset() -> None:
+    """Forget loaded models and cached tag vectors (after a settings change in tests, or a new checkpoint)."""
+    runtime.reset()
+    _encode_tag.cache_clear()

@@ -1,0 +1,88 @@
+"""From per-seed nearest-neighbour lists to a ranked playlist (pure: arrays in, ranked items out).
+
+Steps (DESIGN.md §2): merge the per-seed lists with :mod:`prior.retrieval` (round-robin by default: every seed,
+i.e. every mode of the prior's posterior, gets a fair share; reciprocal-rank fusion favours tracks many seeds
+agree on), keep the first ``pool_factor * size`` merged candidates as the pool, then diversify the pool with MMR
+and the artist rules (:mod:`recommend.diversify`). The merge decides *which* tracks are candidates, MMR decides
+which of them make the list and in what order.
+
+An item's ``score`` is the cosine similarity between the track and the seed that retrieved it (its ``seed``), so
+scores are comparable across merge methods; pinned (liked) tracks report their best seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from prior.retrieval import reciprocal_rank_fusion_items, round_robin_merge_items
+from recommend.diversify import DiversifyParams, diversify
+
+MERGE_METHODS = ("round_robin", "rrf")
+
+
+@dataclass(frozen=True)
+class RankedItem:
+    track_id: int
+    seed: int
+    score: float
+
+
+def merge_candidates(
+    per_seed_ids: Sequence[Sequence[int]], per_seed_scores: Sequence[Sequence[float]], limit: int, method: str
+) -> list[tuple[int, int]]:
+    """Merged ``(track_id, seed)`` pairs, best first, at most ``limit``; ``method`` is one of :data:`MERGE_METHODS`."""
+    if method == "round_robin":
+        items = round_robin_merge_items(per_seed_ids, limit, per_seed_scores)
+    elif method == "rrf":
+        items = reciprocal_rank_fusion_items(per_seed_ids, limit, per_seed_scores=per_seed_scores)
+    else:
+        raise ValueError(f"unknown merge method {method!r}; choose one of {', '.join(MERGE_METHODS)}")
+    return [(int(item.id), int(item.seed)) for item in items]
+
+
+def rank_playlist(
+    seeds: np.ndarray,
+    per_seed_ids: Sequence[Sequence[int]],
+    per_seed_scores: Sequence[Sequence[float]],
+    vectors: Mapping[int, np.ndarray],
+    artists: Mapping[int, str],
+    size: int,
+    *,
+    merge: str = "round_robin",
+    params: DiversifyParams = DiversifyParams(),
+    pool_factor: int = 3,
+    pinned: Sequence[int] = (),
+) -> list[RankedItem]:
+    """The playlist: ``min(size, what the catalog and the artist cap allow)`` distinct tracks, in order.
+
+    ``vectors`` and ``artists`` must cover every retrieved and pinned track id. ``pinned`` ids (liked tracks) are
+    placed in the list first, then diversification fills it; artist separation may move them down a little.
+    """
+    seeds = np.asarray(seeds, dtype=np.float32)
+    pinned = list(dict.fromkeys(int(t) for t in pinned))[: max(size, 0)]
+    pinned_set = set(pinned)
+    limit = max(size * max(pool_factor, 1), size) + len(pinned)
+    merged = [(t, s) for t, s in merge_candidates(per_seed_ids, per_seed_scores, limit, merge) if t not in pinned_set]
+    candidates: list[tuple[int, int]] = []
+    for track_id in pinned:
+        sims = seeds @ np.asarray(vectors[track_id], dtype=np.float32)
+        candidates.append((track_id, int(np.argmax(sims))))
+    candidates.extend(merged)
+    if not candidates:
+        return []
+    ids = [t for t, _ in candidates]
+    matrix = np.stack([np.asarray(vectors[t], dtype=np.float32) for t in ids])
+    seed_of = np.array([s for _, s in candidates])
+    relevance = np.einsum("nd,nd->n", matrix, seeds[seed_of])
+    order = diversify(
+        relevance,
+        matrix,
+        size,
+        artists=[artists.get(t, "") for t in ids],
+        params=params,
+        pinned=list(range(len(pinned))),
+    )
+    return [RankedItem(track_id=ids[i], seed=int(seed_of[i]), score=float(relevance[i])) for i in order]

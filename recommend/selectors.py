@@ -1,0 +1,53 @@
+"""Reads of sessions and playlists (the write side is :mod:`recommend.services`)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import Prefetch, QuerySet
+
+from config.errors import ApiError
+from recommend.models import Playlist, PlaylistItem, Session
+
+
+def session_not_found() -> ApiError:
+    return ApiError("No session with that id.", code="session_not_found", status_code=404)
+
+
+def get_session(session_id: uuid.UUID | str, *, for_update: bool = False) -> Session:
+    """The session, or a 404 ``session_not_found`` (also for ids that are not UUIDs)."""
+    try:
+        key = session_id if isinstance(session_id, uuid.UUID) else uuid.UUID(str(session_id))
+    except ValueError:
+        raise session_not_found() from None
+    queryset = Session.objects.select_for_update() if for_update else Session.objects.all()
+    try:
+        return queryset.get(pk=key)
+    except Session.DoesNotExist:
+        raise session_not_found() from None
+
+
+def get_playlist(playlist_id: int) -> Playlist:
+    """The playlist with its items and tracks (two queries), or a 404 ``playlist_not_found``."""
+    try:
+        return playlists_with_items().select_related("session").get(pk=int(playlist_id))
+    except (Playlist.DoesNotExist, ValueError, OverflowError):
+        raise ApiError("No playlist with that id.", code="playlist_not_found", status_code=404) from None
+
+
+def playlists_with_items() -> QuerySet[Playlist]:
+    items = PlaylistItem.objects.select_related("track").order_by("rank")
+    return Playlist.objects.prefetch_related(Prefetch("items", queryset=items))
+
+
+def served_track_ids(session: Session) -> set[int]:
+    """Every track served in any version of the session (re-steers do not repeat them, unless liked)."""
+    return set(PlaylistItem.objects.filter(playlist__session=session).values_list("track_id", flat=True))
+
+
+def latest_version(session: Session) -> int:
+    return Playlist.objects.filter(session=session).order_by("-version").values_list("version", flat=True).first() or 0
+
+
+def session_playlists(session: Session) -> QuerySet[Playlist]:
+    return Playlist.objects.filter(session=session).order_by("version")

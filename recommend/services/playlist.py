@@ -1,0 +1,205 @@
+"""Playlists from an image: encode -> sample seeds -> ANN per seed -> merge -> diversify -> store (DESIGN.md §2).
+
+:func:`compute_playlist` is the shared pipeline (also used by re-steering); :func:`playlist_from_image` starts a
+session with it. All the slow work (encoding, sampling, ANN) happens before the write transaction, so a failure
+stores nothing and the transaction itself is a handful of inserts.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.db import transaction
+from PIL import Image
+
+from catalog.selectors import nearest_tracks, tracks_by_id, vectors_for
+from config.errors import ApiError
+from prior.images import ImageInputError, load_image
+from recommend import conf, engine
+from recommend.diversify import DiversifyParams
+from recommend.models import Playlist, PlaylistItem, Session, SteeringEvent, hash_token, new_token
+from recommend.ranking import MERGE_METHODS, RankedItem, rank_playlist
+from recommend.services.steering_vectors import SteeringState, steering_pairs
+from worker.errors import SamplingUnavailable
+
+IMAGE_ERROR_STATUS = {"unsupported_format": 415, "too_many_pixels": 413, "truncated_image": 400, "invalid_image": 400}
+
+
+@dataclass
+class CreatedSession:
+    """A new session, its raw token (shown once, never stored) and its first playlist."""
+
+    session: Session
+    token: str
+    playlist: Playlist
+
+
+@dataclass
+class ComputedPlaylist:
+    items: list[RankedItem]
+    params: dict
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def image_error(exc: ImageInputError) -> ApiError:
+    return ApiError(exc.message, code=exc.code, status_code=IMAGE_ERROR_STATUS.get(exc.code, 400))
+
+
+def unavailable(exc: SamplingUnavailable) -> ApiError:
+    return ApiError(str(exc), code=getattr(exc, "code", "sampling_unavailable"), status_code=503)
+
+
+def query_vector(image: bytes | Image.Image | None, image_embedding: Sequence[float] | None) -> np.ndarray:
+    """The unit condition vector of the query: the image through the image encoder, or a client's own embedding.
+
+    A client embedding must be finite, non-zero and of the prior's condition dimension; it is L2-normalised here
+    because encoders emit unit vectors and the prior was trained on them.
+    """
+    if (image is None) == (image_embedding is None):
+        raise ApiError("Send exactly one of `image` or `image_embedding`.", code="missing_query")
+    try:
+        space = engine.cond_space()
+        if image is not None:
+            if not isinstance(image, Image.Image):
+                image = load_image(bytes(image), max_pixels=conf.get("IMAGE_MAX_PIXELS"))
+            return engine.encode_image(image)
+    except ImageInputError as exc:
+        raise image_error(exc) from None
+    except SamplingUnavailable as exc:
+        raise unavailable(exc) from None
+    vector = np.asarray(image_embedding, dtype=np.float64)
+    details = {"expected_dimension": space.dim, "space": space.name}
+    if vector.ndim != 1 or vector.shape[0] != space.dim:
+        raise ApiError(
+            f"image_embedding must have {space.dim} numbers (space {space.name}), got {vector.shape[-1]}.",
+            code="invalid_embedding",
+            details=details,
+        )
+    norm = float(np.linalg.norm(vector)) if np.isfinite(vector).all() else math.nan
+    if not np.isfinite(norm) or norm < 1e-12:
+        raise ApiError("image_embedding must be finite and non-zero.", code="invalid_embedding", details=details)
+    return (vector / norm).astype(np.float32)
+
+
+def k_per_seed(size: int) -> int:
+    """Neighbours fetched per seed: enough that merge + artist cap + MMR still fill ``size`` slots."""
+    return int(np.clip(2 * size, conf.get("RECOMMEND_K_PER_SEED_MIN"), conf.get("RECOMMEND_K_PER_SEED_MAX")))
+
+
+def compute_playlist(
+    cond: np.ndarray,
+    state: SteeringState,
+    *,
+    size: int,
+    n_seeds: int,
+    guidance: float | None,
+    merge: str | None = None,
+    exclude: Sequence[int] = (),
+    pinned: Sequence[int] = (),
+    rng_seed: int | None = None,
+) -> ComputedPlaylist:
+    """Seeds (steered by ``state``) -> one-round-trip ANN -> merge -> diversify. Reads only; stores nothing."""
+    from django.conf import settings
+
+    merge = merge or conf.get("RECOMMEND_MERGE")
+    if merge not in MERGE_METHODS:
+        raise ApiError(f"unknown merge method {merge!r}", code="invalid_merge", details={"choices": MERGE_METHODS})
+    rng_seed = secrets.randbits(31) if rng_seed is None else int(rng_seed)
+    space = settings.CATALOG_SPACE
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    try:
+        steer = steering_pairs(state, space)
+        timings["encode_tags"] = (time.perf_counter() - t0) * 1000
+        t1 = time.perf_counter()
+        seeds = engine.sample_seeds(cond, n_seeds, guidance, steer, seed=rng_seed)
+    except SamplingUnavailable as exc:
+        raise unavailable(exc) from None
+    timings["sample"] = (time.perf_counter() - t1) * 1000
+    t2 = time.perf_counter()
+    per_seed = nearest_tracks(space, seeds, k_per_seed(size), exclude=set(exclude) | set(pinned))
+    candidate_ids = list(dict.fromkeys([n.track_id for hits in per_seed for n in hits] + list(pinned)))
+    vectors = dict(zip(candidate_ids, vectors_for(space, candidate_ids), strict=True))
+    artists = {t.pk: t.artist for t in tracks_by_id(candidate_ids).values()}
+    timings["ann"] = (time.perf_counter() - t2) * 1000
+    t3 = time.perf_counter()
+    params = DiversifyParams(
+        mmr_lambda=float(conf.get("RECOMMEND_MMR_LAMBDA")), max_per_artist=int(conf.get("RECOMMEND_MAX_PER_ARTIST"))
+    )
+    items = rank_playlist(
+        seeds,
+        [[n.track_id for n in hits] for hits in per_seed],
+        [[n.score for n in hits] for hits in per_seed],
+        vectors,
+        artists,
+        size,
+        merge=merge,
+        params=params,
+        pool_factor=int(conf.get("RECOMMEND_POOL_FACTOR")),
+        pinned=pinned,
+    )
+    timings["merge"] = (time.perf_counter() - t3) * 1000
+    record = {
+        "size": size,
+        "seeds": n_seeds,
+        "guidance": guidance,
+        "merge": merge,
+        "mmr_lambda": params.mmr_lambda,
+        "max_per_artist": params.max_per_artist,
+        "rng_seed": rng_seed,
+        "tags": list(state.tags),
+        "avoid": list(state.avoid),
+        "space": space,
+    }
+    return ComputedPlaylist(items=items, params=record, timings_ms=timings)
+
+
+def store_playlist(session: Session, version: int, computed: ComputedPlaylist) -> Playlist:
+    """Insert the playlist and its items (call inside the caller's transaction)."""
+    playlist = Playlist.objects.create(session=session, version=version, params=computed.params)
+    PlaylistItem.objects.bulk_create(
+        [
+            PlaylistItem(playlist=playlist, rank=rank, score=item.score, seed=item.seed, track_id=item.track_id)
+            for rank, item in enumerate(computed.items, start=1)
+        ]
+    )
+    return playlist
+
+
+def playlist_from_image(
+    *,
+    image: bytes | Image.Image | None = None,
+    image_embedding: Sequence[float] | None = None,
+    tags: Sequence[str] = (),
+    size: int = 20,
+    seeds: int = 16,
+    guidance: float | None = None,
+    merge: str | None = None,
+    rng_seed: int | None = None,
+) -> CreatedSession:
+    """Start a session from an image (or its embedding): version 1 of its playlist, steered by ``tags`` if given."""
+    from recommend.services.steering import clean_tags
+
+    tags = clean_tags(tags)
+    cond = query_vector(image, image_embedding)
+    state = SteeringState(tags=tuple(tags))
+    computed = compute_playlist(cond, state, size=size, n_seeds=seeds, guidance=guidance, merge=merge,
+                                rng_seed=rng_seed)
+    token = new_token()
+    with transaction.atomic():
+        session = Session.objects.create(
+            token_hash=hash_token(token),
+            cond_space=engine.cond_space().name,
+            query_embedding=[float(x) for x in cond],
+            tags=tags,
+            params={"size": size, "seeds": seeds, "guidance": guidance, "merge": computed.params["merge"]},
+        )
+        playlist = store_playlist(session, 1, computed)
+        SteeringEvent.objects.create(session=session, kind=SteeringEvent.Kind.CREATE, tags=tags, playlist_version=1)
+    playlist.timings_ms = computed.timings_ms  # for logs and benchmarks; not stored
+    return CreatedSession(session=session, token=token, playlist=playlist)

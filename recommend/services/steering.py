@@ -1,0 +1,86 @@
+"""Re-steering a session: new tags (towards) and avoid tags (away), liked/skipped tracks, -> playlist version n+1.
+
+The next version samples again from the session's stored image embedding, with classifier-free guidance plus
+gradient steering by everything the user has said so far (:mod:`recommend.services.steering_vectors`). It never
+repeats a track served in any earlier version, except liked tracks, which are kept (placed first, then artist
+separation may move them a little). The session row is locked for the whole step, so two concurrent steers of one
+session produce versions n+1 and n+2, not a conflict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from django.db import transaction
+
+from config.errors import ApiError
+from recommend import conf
+from recommend.models import TAG_MAX_LENGTH, Playlist, Session, SteeringEvent
+from recommend.selectors import get_session, latest_version, served_track_ids
+from recommend.services.playlist import compute_playlist, store_playlist
+from recommend.services.steering_vectors import SteeringState
+
+
+def clean_tags(tags: Iterable[str], field: str = "tags") -> list[str]:
+    """Trimmed, lower-cased, de-duplicated tags (order kept); too many, too long or empty tags are a 400."""
+    cleaned: list[str] = []
+    for raw in tags:
+        if not isinstance(raw, str):
+            raise ApiError("Tags must be strings.", code="invalid_tags", details={field: "not a string"})
+        tag = " ".join(raw.split()).casefold()
+        if not tag:
+            raise ApiError("Tags must not be empty.", code="invalid_tags", details={field: "empty tag"})
+        if len(tag) > TAG_MAX_LENGTH:
+            raise ApiError(
+                f"A tag may have at most {TAG_MAX_LENGTH} characters.", code="tag_too_long",
+                details={field: tag[:TAG_MAX_LENGTH] + "…", "max_length": TAG_MAX_LENGTH},
+            )
+        if tag not in cleaned:
+            cleaned.append(tag)
+    limit = int(conf.get("RECOMMEND_MAX_TAGS"))
+    if len(cleaned) > limit:
+        raise ApiError(f"At most {limit} tags per request.", code="too_many_tags", details={field: len(cleaned)})
+    return cleaned
+
+
+def _accumulate(old: Sequence[str], new: Sequence[str], removed: Sequence[str], limit: int) -> list[str]:
+    """``old`` without ``removed``, then ``new`` (moved to the end if already there), keeping the newest ``limit``."""
+    kept = [t for t in old if t not in removed and t not in new] + list(new)
+    return kept[-limit:]
+
+
+def steer_session(session: Session, tags: Sequence[str] = (), avoid: Sequence[str] = ()) -> Playlist:
+    """Add ``tags`` / ``avoid`` to the session's steering state and store the next playlist version."""
+    tags, avoid = clean_tags(tags), clean_tags(avoid, field="avoid")
+    both = sorted(set(tags) & set(avoid))
+    if both:
+        raise ApiError("A tag cannot be both wanted and avoided.", code="conflicting_tags", details={"tags": both})
+    limit = int(conf.get("RECOMMEND_MAX_TAGS"))
+    with transaction.atomic():
+        session = get_session(session.pk, for_update=True)
+        session.tags = _accumulate(session.tags, tags, avoid, limit)
+        session.avoid = _accumulate(session.avoid, avoid, tags, limit)
+        liked = [t for t in session.liked if t not in set(session.skipped)]
+        state = SteeringState(
+            tags=tuple(session.tags), avoid=tuple(session.avoid), liked=tuple(liked), skipped=tuple(session.skipped)
+        )
+        params = session.params or {}
+        size = int(params.get("size", 20))
+        computed = compute_playlist(
+            session.query_embedding,
+            state,
+            size=size,
+            n_seeds=int(params.get("seeds", 16)),
+            guidance=params.get("guidance"),
+            merge=params.get("merge"),
+            exclude=served_track_ids(session),
+            pinned=liked[-size:],
+        )
+        version = latest_version(session) + 1
+        playlist = store_playlist(session, version, computed)
+        session.save(update_fields=["tags", "avoid", "updated_at"])
+        SteeringEvent.objects.create(
+            session=session, kind=SteeringEvent.Kind.STEER, tags=tags, avoid=avoid, playlist_version=version
+        )
+    playlist.timings_ms = computed.timings_ms
+    return playlist

@@ -1,0 +1,191 @@
+"""REST endpoints of sessions and playlists (DESIGN.md §7). Thin: validate input, check the token, call a service
+or selector, serialise. Sessions are anonymous (no Django auth, so no CSRF); the session token is the credential."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.errors import ApiError
+from recommend import conf
+from recommend.permissions import TOKEN_HEADER, require_session_token
+from recommend.selectors import get_playlist, get_session, session_playlists
+from recommend.serializers import (
+    ErrorSerializer,
+    FeedbackInputSerializer,
+    FeedbackOutputSerializer,
+    FromImageInputSerializer,
+    FromImageOutputSerializer,
+    PlaylistDetailOutputSerializer,
+    SessionDetailOutputSerializer,
+    SteerInputSerializer,
+    SteerOutputSerializer,
+)
+from recommend.services.feedback import record_feedback
+from recommend.services.playlist import playlist_from_image
+from recommend.services.steering import steer_session
+from recommend.throttles import FromImageThrottle
+
+FORM_OVERHEAD_BYTES = 64 * 1024  # multipart boundaries and the small form fields beside the image
+
+
+class FromImageUploadSchema(FromImageInputSerializer):
+    """Schema only: the multipart form (an image file)."""
+
+    image_embedding = None
+
+
+class FromImageJsonSchema(FromImageInputSerializer):
+    """Schema only: the JSON body (an embedding)."""
+
+    image = None
+
+
+def error_responses(*codes: int) -> dict:
+    return {code: OpenApiResponse(ErrorSerializer, description="Error; `error.code` is stable.") for code in codes}
+
+
+TOKEN_PARAM = OpenApiParameter(TOKEN_HEADER, str, OpenApiParameter.HEADER, required=True,
+                               description="The token returned when the session was created.")
+
+
+def check_upload_size(request: Request) -> None:
+    """413 before reading a body that cannot hold an acceptable image (Content-Length is cheap to check)."""
+    limit = int(conf.get("IMAGE_MAX_BYTES"))
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > limit + FORM_OVERHEAD_BYTES:
+        raise too_large(limit)
+
+
+def too_large(limit: int) -> ApiError:
+    return ApiError(f"The upload is larger than {limit} bytes.", code="payload_too_large", status_code=413,
+                    details={"max_bytes": limit})
+
+
+class AnonymousApi(APIView):
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+
+
+class PlaylistFromImageApi(AnonymousApi):
+    throttle_classes = (FromImageThrottle,)
+    throttle_scope = "from_image"
+    parser_classes = (MultiPartParser, FormParser, JSONParser)
+
+    @extend_schema(
+        operation_id="playlist_from_image",
+        summary="Start a session: a diversified playlist from an image",
+        request={"multipart/form-data": FromImageUploadSchema, "application/json": FromImageJsonSchema},
+        responses={201: FromImageOutputSerializer, **error_responses(400, 413, 415, 429, 503)},
+        examples=[OpenApiExample("embedding", value={"image_embedding": [0.1, 0.2], "tags": ["jazz"], "size": 10},
+                                 request_only=True, media_type="application/json")],
+    )
+    def post(self, request: Request) -> Response:
+        check_upload_size(request)
+        serializer = FromImageInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        image_bytes = None
+        if "image" in data:
+            upload = data["image"]
+            limit = int(conf.get("IMAGE_MAX_BYTES"))
+            if upload.size > limit:
+                raise too_large(limit)
+            image_bytes = upload.read()
+        created = playlist_from_image(
+            image=image_bytes,
+            image_embedding=data.get("image_embedding"),
+            tags=data["tags"],
+            size=data["size"],
+            seeds=data["seeds"],
+            guidance=data["guidance"],
+            merge=data["merge"],
+        )
+        body = {"session": {"id": created.session.pk, "token": created.token},
+                "playlist": get_playlist(created.playlist.pk)}
+        return Response(FromImageOutputSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+class SessionSteerApi(AnonymousApi):
+    parser_classes = (JSONParser,)
+
+    @extend_schema(
+        operation_id="session_steer",
+        summary="Re-steer a session with tags: the next playlist version",
+        parameters=[TOKEN_PARAM],
+        request=SteerInputSerializer,
+        responses={201: SteerOutputSerializer, **error_responses(400, 403, 404, 503)},
+    )
+    def post(self, request: Request, session_id: str) -> Response:
+        session = get_session(session_id)
+        require_session_token(request, session)
+        serializer = SteerInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        playlist = steer_session(session, serializer.validated_data["tags"], serializer.validated_data["avoid"])
+        body = {"session": {"id": session.pk}, "playlist": get_playlist(playlist.pk)}
+        return Response(SteerOutputSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+class SessionFeedbackApi(AnonymousApi):
+    parser_classes = (JSONParser,)
+
+    @extend_schema(
+        operation_id="session_feedback",
+        summary="Like / skip served tracks (used at the next steer)",
+        parameters=[TOKEN_PARAM],
+        request=FeedbackInputSerializer,
+        responses={200: FeedbackOutputSerializer, **error_responses(400, 403, 404)},
+    )
+    def post(self, request: Request, session_id: str) -> Response:
+        session = get_session(session_id)
+        require_session_token(request, session)
+        serializer = FeedbackInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        session = record_feedback(session, serializer.validated_data["liked"], serializer.validated_data["skipped"])
+        return Response(FeedbackOutputSerializer(session).data)
+
+
+class SessionDetailApi(AnonymousApi):
+    @extend_schema(
+        operation_id="session_detail",
+        summary="A session: steering state, history of steering events and playlist versions",
+        parameters=[TOKEN_PARAM],
+        responses={200: SessionDetailOutputSerializer, **error_responses(403, 404)},
+    )
+    def get(self, request: Request, session_id: str) -> Response:
+        session = get_session(session_id)
+        require_session_token(request, session)
+        body = {
+            "id": session.pk,
+            "created_at": session.created_at,
+            "params": session.params,
+            "tags": session.tags,
+            "avoid": session.avoid,
+            "liked": session.liked,
+            "skipped": session.skipped,
+            "events": session.events.all(),
+            "playlists": session_playlists(session),
+        }
+        return Response(SessionDetailOutputSerializer(body).data)
+
+
+class PlaylistDetailApi(AnonymousApi):
+    @extend_schema(
+        operation_id="playlist_detail",
+        summary="One playlist version (token of its session required)",
+        parameters=[TOKEN_PARAM],
+        responses={200: PlaylistDetailOutputSerializer, **error_responses(403, 404)},
+    )
+    def get(self, request: Request, playlist_id: int) -> Response:
+        playlist = get_playlist(playlist_id)
+        require_session_token(request, playlist.session)
+        return Response(PlaylistDetailOutputSerializer(playlist).data)
+
