@@ -38,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     mc.add_argument("--val-fraction", type=float, default=0.15, help="share of train held out for tuning")
     mc.add_argument("--min-count", type=int, default=2, help="min training clips for an aspect/word to enter the vocab")
     mc.add_argument("--seed", type=int, default=0)
+    mc.add_argument("--augment", type=int, default=1, help="also write train_aug.npz with N copies (aspect dropout)")
+    mc.add_argument("--aspect-keep", type=float, default=0.7, help="keep probability of an aspect in augmented copies")
     mc.add_argument("--limit", type=int, default=None, help="read only the first N rows (tests)")
     mc.set_defaults(func=make_musiccaps)
 
@@ -61,6 +63,8 @@ def make_musiccaps(args: argparse.Namespace) -> int:
     csv_path = Path(args.csv) if args.csv else (PROJECT_ROOT / DEFAULT_CSV)
     if not csv_path.is_file():
         raise CliError(f"{csv_path}: no such file (pass --csv PATH to the MusicCaps CSV)")
+    if args.augment < 1 or not 0 < args.aspect_keep <= 1:
+        raise CliError("--augment must be >= 1 and --aspect-keep in (0, 1]")
     if not 0 <= args.val_fraction < 1:
         raise CliError("--val-fraction must be in [0, 1)")
     try:
@@ -71,6 +75,8 @@ def make_musiccaps(args: argparse.Namespace) -> int:
             seed=args.seed,
             min_count=args.min_count,
             limit=args.limit,
+            augment=args.augment,
+            aspect_keep=args.aspect_keep,
         )
     except (ValueError, OSError) as exc:
         raise CliError(str(exc)) from None

@@ -10,6 +10,12 @@
   :data:`MOOD_WORDS`), joined by ", "; clips with none fall back to all their aspects (counted in ``meta.json``).
 - Splits: ``is_audioset_eval`` False -> train (minus a seeded validation part ``val.npz`` for tuning),
   True -> test; catalog = all clips, ids = ``ytid``.
+- Optional augmentation (``augment > 1``) writes ``train_aug.npz`` beside ``train.npz``: every training clip once
+  with all its aspects plus ``augment - 1`` copies whose aspects are each kept with probability ``aspect_keep``.
+  A caption then has several partial descriptions, and a partial description several captions: p(music | cond)
+  becomes genuinely one-to-many, which is what keeps a diffusion prior on 2k clips from collapsing onto
+  memorised captions. Validation and test conditions are never augmented.
+- Text embeddings are cached in ``text_cache.npz`` in the output directory, so re-running is cheap.
 
 The CSV is read where it lies (``../shared/data/musiccaps/musiccaps-public.csv``); nothing is copied.
 MusicCaps: Agostinelli et al. 2023, CC BY-SA 4.0 (Google LLC).
@@ -160,6 +166,43 @@ def minilm_encoder(batch_size: int = 64) -> Callable[[list[str]], np.ndarray]:
     return encode
 
 
+def cached_encoder(encode: Callable[[list[str]], np.ndarray], path: Path) -> Callable[[list[str]], np.ndarray]:
+    """Wrap ``encode`` with an on-disk text -> vector cache (only texts not seen before are encoded)."""
+
+    def cached(texts: list[str]) -> np.ndarray:
+        store: dict[str, np.ndarray] = {}
+        if path.is_file():
+            with np.load(path, allow_pickle=False) as data:
+                store = dict(zip(data["texts"].tolist(), data["vectors"], strict=True))
+        missing = sorted({t for t in texts if t not in store})
+        if missing:
+            store.update(zip(missing, encode(missing), strict=True))
+            keys = sorted(store)
+            np.savez(path, texts=np.array(keys), vectors=np.stack([store[k] for k in keys]).astype(np.float32))
+        return np.stack([store[t] for t in texts]).astype(np.float32)
+
+    return cached
+
+
+def augment_clips(clips: Sequence[Clip], copies: int, keep: float, rng: np.random.Generator) -> list[Clip]:
+    """Each clip once as is, plus ``copies - 1`` versions with a random subset of its aspects (at least one)."""
+    out = list(clips)
+    for _ in range(copies - 1):
+        for clip in clips:
+            mask = rng.random(len(clip.aspects)) < keep
+            if len(clip.aspects) and not mask.any():
+                mask[rng.integers(len(clip.aspects))] = True
+            out.append(
+                Clip(
+                    clip.ytid,
+                    tuple(a for a, m in zip(clip.aspects, mask, strict=True) if m),
+                    clip.caption,
+                    clip.is_eval,
+                )
+            )
+    return out
+
+
 def write_musiccaps(
     out_dir: str | Path,
     csv_path: str | Path,
@@ -168,6 +211,8 @@ def write_musiccaps(
     seed: int = 0,
     min_count: int = 2,
     limit: int | None = None,
+    augment: int = 1,
+    aspect_keep: float = 0.7,
     encode: Callable[[list[str]], np.ndarray] | None = None,
     music_space: EmbeddingSpace = MINILM,
 ) -> dict[str, Path]:
@@ -187,17 +232,20 @@ def write_musiccaps(
         raise ValueError("empty aspect vocabulary; lower min_count or give more clips")
     cond_space = cond_space_for(vocabulary)
 
-    encode = encode or minilm_encoder()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    encode = cached_encoder(encode or minilm_encoder(), out / "text_cache.npz")
     captions = encode([c.caption for c in clips])
     caption_of = {c.ytid: captions[i] for i, c in enumerate(clips)}
     steer_texts = [steer_text(c) for c in clips]
     steer_vectors = encode([text for text, _ in steer_texts])
     steer_of = {c.ytid: steer_vectors[i] for i, c in enumerate(clips)}
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     paths = {"catalog": save_catalog(out / "catalog.npz", [c.ytid for c in clips], captions, music_space=music_space)}
-    for name, part in (("train", train), ("val", val), ("test", test)):
+    parts = [("train", train), ("val", val), ("test", test)]
+    if augment > 1:
+        parts.append(("train_aug", augment_clips(train, augment, aspect_keep, np.random.default_rng([seed, 7]))))
+    for name, part in parts:
         if not part:
             continue
         ids = np.array([c.ytid for c in part])
@@ -221,6 +269,8 @@ def write_musiccaps(
         "val_fraction": val_fraction,
         "seed": seed,
         "min_count": min_count,
+        "augment": augment,
+        "aspect_keep": aspect_keep,
     }
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     (out / "vocabulary.txt").write_text("\n".join(vocabulary) + "\n")
