@@ -91,6 +91,8 @@ class TextEncoder(Encoder):
 class MusicEncoder(TextEncoder):
     #: the rate the model expects; :meth:`encode_audio` resamples anything else to it
     sample_rate: int = 48_000
+    #: False for text-proxy music encoders (``minilm``): audio ingest should refuse them up front
+    accepts_audio: bool = True
 
     @abstractmethod
     def encode_audio(self, waveforms: Sequence[np.ndarray], sample_rate: int) -> np.ndarray:

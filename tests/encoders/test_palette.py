@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PIL import Image, ImageDraw
 
-from prior.encoders import get_image_encoder
+from prior.encoders import EncoderError, get_image_encoder
 from prior.encoders.palette import DIM, FEATURE_NAMES, PaletteImageEncoder
 
 
@@ -62,3 +63,11 @@ def test_grey_has_no_hue_and_greys_differ_by_brightness_only():
     grey = encoder.explain(Image.new("RGB", (50, 50), (128, 128, 128)))
     assert all(abs(grey[f"hue_{i * 30:03d}"]) < 1e-6 for i in range(12))
     assert abs(grey["warmth"]) < 1e-6 and abs(grey["saturation"] + 0.35) < 1e-6
+
+
+def test_registry_option_errors():
+    with pytest.raises(EncoderError, match="bad options"):
+        get_image_encoder("palette", colour_space="lab")
+    with pytest.raises(EncoderError, match="hashable"):
+        get_image_encoder("palette", device=["cpu"])
+    assert get_image_encoder("palette") is get_image_encoder("palette")
