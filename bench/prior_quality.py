@@ -85,7 +85,11 @@ def tune_and_evaluate(
         [
             "sweep",
             "steer",
-            *sweep_val,
+            *common,
+            "--pairs",
+            data / "val.npz",
+            "--limit",
+            a.steer_queries,
             "--baseline",
             reg,
             "--json",
@@ -170,11 +174,15 @@ def headline(result: dict) -> dict:
     return out
 
 
+def net(a: argparse.Namespace) -> list:
+    return ["--width", a.width, "--depth", a.depth]
+
+
 def synthetic(p: Pipeline, a: argparse.Namespace) -> dict:
     d = p.out / "synthetic"
     data = d / "data"
     p.run(["make-synthetic", "--out", data, "--seed", a.seed], done=data / "world.npz")
-    train = ["--pairs", data / "train.npz", "--steps", a.steps, "--seed", a.seed, "--progress"]
+    train = ["--pairs", data / "train.npz", "--steps", a.steps, "--seed", a.seed, "--progress", *net(a)]
     p.run(["train", *train, "--out", d / "prior"], done=d / "prior" / "model.safetensors", log="synthetic_train")
     p.run(
         ["train-baseline", *train, "--out", d / "reg"], done=d / "reg" / "model.safetensors", log="synthetic_baseline"
@@ -201,6 +209,7 @@ def musiccaps(p: Pipeline, a: argparse.Namespace) -> dict:
                 "--seed",
                 a.seed,
                 "--progress",
+                *net(a),
                 *flags,
             ],
             done=prior_dirs[name] / "model.safetensors",
@@ -209,7 +218,18 @@ def musiccaps(p: Pipeline, a: argparse.Namespace) -> dict:
     for name, file, flags in MUSICCAPS_BASELINES:
         reg_dirs[name] = d / f"reg_{name}"
         p.run(
-            ["train-baseline", "--pairs", data / file, "--out", reg_dirs[name], "--seed", a.seed, "--progress", *flags],
+            [
+                "train-baseline",
+                "--pairs",
+                data / file,
+                "--out",
+                reg_dirs[name],
+                "--seed",
+                a.seed,
+                "--progress",
+                *net(a),
+                *flags,
+            ],
             done=reg_dirs[name] / "model.safetensors",
             log=f"musiccaps_baseline_{name}",
         )
@@ -277,9 +297,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--worlds", default="synthetic,musiccaps")
-    parser.add_argument("--steps", type=int, default=3000, help="training steps of the synthetic prior/baseline")
+    parser.add_argument("--steps", type=int, default=2000, help="training steps of the synthetic prior/baseline")
     parser.add_argument("--mc-steps", type=int, default=2000, help="training steps of the MusicCaps priors")
-    parser.add_argument("--sweep-queries", type=int, default=200, help="val queries per sweep setting")
+    parser.add_argument("--width", type=int, default=256, help="network width of every model (CPU budget)")
+    parser.add_argument("--depth", type=int, default=4, help="residual blocks of every model")
+    parser.add_argument("--sweep-queries", type=int, default=150, help="val queries per sweep setting")
+    parser.add_argument("--steer-queries", type=int, default=100, help="val queries per steering setting")
     parser.add_argument("--nfe-queries", type=int, default=100, help="test queries per NFE-sweep setting")
     parser.add_argument("--test-queries", type=int, default=None, help="limit the test evaluation (default: all)")
     parser.add_argument("--musiccaps-data", default=None, help="reuse a make-musiccaps output directory")
@@ -288,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     a = parser.parse_args(argv)
     if a.quick:
         a.steps, a.mc_steps, a.sweep_queries, a.nfe_queries, a.test_queries = 50, 50, 20, 5, 40
+        a.steer_queries = 10
     a.out.mkdir(parents=True, exist_ok=True)
     p = Pipeline(a.out)
     summary: dict = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "args": {k: str(v) for k, v in vars(a).items()}}

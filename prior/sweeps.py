@@ -14,10 +14,15 @@ import numpy as np
 
 from prior.evaluate import EvalData, SamplingChoice, diffusion_seeds, regression_seeds, score_seeds
 
-CFG_WEIGHTS = (-1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0)
+CFG_WEIGHTS = (-1.0, 0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
 NFE_GRID = {"heun": (3, 7, 15, 31), "dpmpp_2m": (4, 8, 16, 32)}
-STEER_SCHEDULES = ("constant", "sigma2", "snr")
-STEER_KS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+# k grids per schedule: sigma2 multiplies k by sigma^2 and the steering gradient shrinks like sigma_data^2/sigma^2 at
+# high noise, so its useful k is orders of magnitude larger than the constant schedule's.
+STEER_GRID = {
+    "constant": (0.01, 0.03, 0.1, 0.3),
+    "sigma2": (0.1, 1.0, 10.0, 100.0),
+    "snr": (0.03, 0.1, 0.3, 1.0),
+}
 REGRESSION_STEER_KS = (0.25, 0.5, 1.0, 2.0, 4.0)
 
 
@@ -73,17 +78,19 @@ def steer_sweep(
     baseline,
     data: EvalData,
     base: SamplingChoice,
-    schedules=STEER_SCHEDULES,
-    ks=STEER_KS,
+    grid: dict | None = None,
     regression_ks=REGRESSION_STEER_KS,
     batch: int = 64,
 ) -> dict:
-    """Diffusion+steer for every (schedule, k) and regression+steer for every k; the best of each (use on val)."""
+    """Diffusion+steer for every (schedule, k) of ``grid`` and regression+steer for every k; the best of each.
+
+    Use it on a validation split: the "best" block is what an evaluation on test should then be run with.
+    """
     if data.pairs.steer is None:
         raise ValueError("the pairs carry no 'steer' vectors")
     diffusion_rows = [
         _row(prior, data, replace(base, steer_k=float(k), steer_schedule=s), batch, schedule=s, k=float(k))
-        for s in schedules
+        for s, ks in (grid or STEER_GRID).items()
         for k in ks
     ]
     regression_rows = []

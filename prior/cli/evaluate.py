@@ -181,7 +181,8 @@ def run_sweep(args: argparse.Namespace) -> int:
             result = {"rows": rows}
             plot = sweeps.plot_nfe
         else:
-            result = sweeps.steer_sweep(prior, baseline, data, base, ks=values or sweeps.STEER_KS, batch=args.batch)
+            grid = {s: values for s in sweeps.STEER_GRID} if values else None
+            result = sweeps.steer_sweep(prior, baseline, data, base, grid=grid, batch=args.batch)
             plot = sweeps.plot_steer
     except ValueError as exc:
         raise CliError(str(exc)) from None

@@ -93,9 +93,7 @@ def test_sweeps_and_plots(setup, tmp_path):
     rows = cfg_sweep(prior, small, base, weights=(0.0, 1.0))
     assert [r["guidance"] for r in rows] == [0.0, 1.0]
     assert plot_cfg(rows, tmp_path / "cfg.png").stat().st_size > 0
-    steer = steer_sweep(
-        prior, MeanBaseline(world), small, base, schedules=("constant",), ks=(0.1, 1.0), regression_ks=(1.0,)
-    )
+    steer = steer_sweep(prior, MeanBaseline(world), small, base, grid={"constant": (0.1, 1.0)}, regression_ks=(1.0,))
     assert steer["best"]["diffusion+steer"]["schedule"] == "constant"
     assert plot_steer(steer, tmp_path / "steer.png").stat().st_size > 0
     nfe_rows = [dict(r, sampler=s, nfe=n) for r, s, n in zip(rows, ("heun", "reference"), (7, 256), strict=True)]
