@@ -29,10 +29,8 @@ DEFAULTS: dict[str, Any] = {
     "RECOMMEND_STEER_AVOID_K": 0.1,
     "RECOMMEND_STEER_LIKED_K": 0.05,
     "RECOMMEND_STEER_SKIPPED_K": 0.05,
-    # Request bounds.
-    "RECOMMEND_MAX_TAGS": 16,
-    "RECOMMEND_MAX_SIZE": 100,
-    "RECOMMEND_MAX_SEEDS": 64,
+    # Sampling seed of every playlist; None draws a fresh one per playlist (stored in its params either way).
+    "RECOMMEND_RNG_SEED": None,
 }
 
 

@@ -21,6 +21,7 @@ from django.db import models
 from catalog.models import Track
 
 TAG_MAX_LENGTH = 64
+MAX_TAGS = 16  # per request, and kept per session (the newest win)
 
 
 def hash_token(raw: str) -> str:

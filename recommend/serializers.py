@@ -8,29 +8,36 @@ import math
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from recommend.models import TAG_MAX_LENGTH
+from recommend.models import MAX_TAGS, TAG_MAX_LENGTH
 from recommend.ranking import MERGE_METHODS
 
-MAX_TAGS = 16
 MAX_SIZE = 100
 MAX_SEEDS = 64
 MAX_EMBEDDING_DIM = 4096
 
 
+@extend_schema_field(
+    {"type": "array", "maxItems": MAX_TAGS, "items": {"type": "string", "minLength": 1, "maxLength": TAG_MAX_LENGTH}}
+)
 class TagListField(serializers.ListField):
-    """A list of tags; a form field may also carry them comma-separated (``tags=jazz,calm``)."""
+    """A list of tags; in a multipart form also comma-separated (``tags=jazz,calm``) or repeated fields.
+
+    Count and length are checked by :func:`recommend.services.steering.clean_tags` after normalisation, so the
+    API answers with the specific codes ``too_many_tags`` / ``tag_too_long``; the schema still documents the bounds.
+    """
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("child", serializers.CharField(max_length=TAG_MAX_LENGTH, trim_whitespace=True))
-        kwargs.setdefault("max_length", MAX_TAGS)
+        kwargs.setdefault("child", serializers.CharField(allow_blank=True, trim_whitespace=True, max_length=1000))
+        kwargs.setdefault("max_length", 1000)  # abuse guard only; the real bound is MAX_TAGS
         kwargs.setdefault("required", False)
         kwargs.setdefault("default", list)
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
+        form = hasattr(getattr(self.root, "initial_data", None), "getlist")  # multipart/form data, not JSON
         if isinstance(data, str):
             data = [data]
-        if isinstance(data, list | tuple) and all(isinstance(item, str) for item in data):
+        if form and isinstance(data, list | tuple) and all(isinstance(item, str) for item in data):
             data = [part for item in data for part in item.split(",") if part.strip()]
         return super().to_internal_value(data)
 

@@ -109,7 +109,10 @@ def compute_playlist(
     merge = merge or conf.get("RECOMMEND_MERGE")
     if merge not in MERGE_METHODS:
         raise ApiError(f"unknown merge method {merge!r}", code="invalid_merge", details={"choices": MERGE_METHODS})
-    rng_seed = secrets.randbits(31) if rng_seed is None else int(rng_seed)
+    if rng_seed is None:
+        fixed = conf.get("RECOMMEND_RNG_SEED")  # set for reproducible runs (tests, benchmarks); None: fresh seeds
+        rng_seed = secrets.randbits(31) if fixed is None else int(fixed)
+    rng_seed = int(rng_seed)
     space = settings.CATALOG_SPACE
     timings: dict[str, float] = {}
     t0 = time.perf_counter()

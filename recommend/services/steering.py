@@ -14,8 +14,7 @@ from collections.abc import Iterable, Sequence
 from django.db import transaction
 
 from config.errors import ApiError
-from recommend import conf
-from recommend.models import TAG_MAX_LENGTH, Playlist, Session, SteeringEvent
+from recommend.models import MAX_TAGS, TAG_MAX_LENGTH, Playlist, Session, SteeringEvent
 from recommend.selectors import get_session, latest_version, served_track_ids
 from recommend.services.playlist import compute_playlist, store_playlist
 from recommend.services.steering_vectors import SteeringState
@@ -37,9 +36,8 @@ def clean_tags(tags: Iterable[str], field: str = "tags") -> list[str]:
             )
         if tag not in cleaned:
             cleaned.append(tag)
-    limit = int(conf.get("RECOMMEND_MAX_TAGS"))
-    if len(cleaned) > limit:
-        raise ApiError(f"At most {limit} tags per request.", code="too_many_tags", details={field: len(cleaned)})
+    if len(cleaned) > MAX_TAGS:
+        raise ApiError(f"At most {MAX_TAGS} tags per request.", code="too_many_tags", details={field: len(cleaned)})
     return cleaned
 
 
@@ -55,7 +53,7 @@ def steer_session(session: Session, tags: Sequence[str] = (), avoid: Sequence[st
     both = sorted(set(tags) & set(avoid))
     if both:
         raise ApiError("A tag cannot be both wanted and avoided.", code="conflicting_tags", details={"tags": both})
-    limit = int(conf.get("RECOMMEND_MAX_TAGS"))
+    limit = MAX_TAGS
     with transaction.atomic():
         session = get_session(session.pk, for_update=True)
         session.tags = _accumulate(session.tags, tags, avoid, limit)

@@ -125,7 +125,7 @@ def catalog(django_db_setup, django_db_blocker, catalog_rows, tiny_prior):
             [TrackEmbedding(track=t, space=space, vector=v) for t, v in zip(tracks, vectors, strict=True)]
         )
     overrides = override_settings(PRIOR_CHECKPOINT=str(tiny_prior), IMAGE_ENCODER="palette", TEXT_ENCODER="minilm",
-                                  CATALOG_SPACE=MINILM.name)
+                                  CATALOG_SPACE=MINILM.name, RECOMMEND_RNG_SEED=1234)
     overrides.enable()
     engine.reset()
     vectors_by_id = {t.pk: v for t, v in zip(tracks, vectors, strict=True)}
