@@ -214,11 +214,13 @@ def check_vector(value: Any, dimension: int) -> np.ndarray:
         raise RowInvalid("embedding must be a flat list of numbers")
     if vector.shape[0] != dimension:
         raise RowInvalid(f"embedding has {vector.shape[0]} dimensions, the space expects {dimension}")
-    if not np.isfinite(vector).all():
-        raise RowInvalid("embedding contains NaN or inf")
-    norm = float(np.linalg.norm(vector))
-    if norm == 0.0:
+    with np.errstate(over="ignore", invalid="ignore"):
+        squared = float(vector @ vector)  # one pass: NaN/inf anywhere makes it non-finite
+    if not math.isfinite(squared):
+        if not np.isfinite(vector).all():
+            raise RowInvalid("embedding contains NaN or inf")
+        vector = vector / np.abs(vector).max()  # huge but finite values: rescale before squaring
+        squared = float(vector @ vector)
+    if squared == 0.0:
         raise RowInvalid("embedding is a zero vector")
-    if not math.isfinite(norm):
-        raise RowInvalid("embedding values are too large")
-    return (vector / norm).astype(np.float32)
+    return (vector / math.sqrt(squared)).astype(np.float32)

@@ -68,10 +68,18 @@ def test_missing_or_broken_audio_rejects_the_file(audio_catalog, tiny_clap_dir, 
     assert Track.objects.count() == 3
 
 
-def test_text_proxy_encoder_cannot_ingest_audio(audio_catalog, minilm, monkeypatch):
+class TextProxy:
+    """Stands in for the offline MiniLM music encoder, which embeds descriptions and takes no audio."""
+
+    from prior.spaces import MINILM as space
+
+    sample_rate = 0
+
+
+def test_text_proxy_encoder_cannot_ingest_audio(audio_catalog, monkeypatch):
     import prior.encoders
 
-    monkeypatch.setattr(prior.encoders, "get_music_encoder", lambda name="minilm", **_: minilm)
+    monkeypatch.setattr(prior.encoders, "get_music_encoder", lambda name="minilm", **_: TextProxy())
     csv, audio = audio_catalog
     with pytest.raises(CommandError, match="encoder: the minilm-l6-v2 music encoder takes no audio"):
         call_command("ingest_tracks", str(csv), audio_dir=str(audio), no_progress=True)
