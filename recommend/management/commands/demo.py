@@ -1,0 +1,213 @@
+"""``manage.py demo`` (what ``make demo`` runs): set up everything the offline demo needs, then serve the API.
+
+Each step is skipped when its output already exists, so the first run builds (a few minutes on a laptop CPU) and
+every later run only checks and serves (seconds):
+
+1. migrate the database (the embedded Postgres under ``./var/`` unless ``DATABASE_URL`` is set);
+2. ingest the MusicCaps catalog with MiniLM caption vectors (the offline text proxy, DESIGN.md §5) when the
+   catalog space is empty;
+3. build the SYNTHETIC image–music pairs (:mod:`prior.encoders.demo_pairs`) and train the demo prior into
+   ``PRIOR_CHECKPOINT`` (default ``./var/models/demo-prior``) when no finished checkpoint is there; an interrupted
+   training run resumes where it stopped;
+4. render two sample pictures (``var/demo/dark-cold.png``, ``var/demo/bright-warm.png``), load the models once,
+   and serve the API on HOST:PORT with a threaded WSGI server, printing ``curl`` commands that return playlists.
+
+Why a threaded in-process server and not gunicorn: the demo runs Celery tasks in-process, so one process that
+loads the models once and answers requests from threads is the simplest thing that behaves like production.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socketserver
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+DEMO_NETWORK = {"width": 256, "depth": 3}
+DEMO_TRAIN = {"steps": 2000, "batch": 256, "warmup": 100}
+SAMPLE_MOODS = {"dark-cold": (-0.9, -0.8), "bright-warm": (0.9, 0.7)}
+
+
+class Command(BaseCommand):
+    help = "Set up the offline demo on first run (database, MusicCaps catalog, demo prior) and serve the API."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+        parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+        parser.add_argument("--steps", type=int, default=DEMO_TRAIN["steps"], help="training steps of the demo prior")
+        parser.add_argument("--no-serve", action="store_true", help="set everything up, then exit")
+        parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    def handle(self, *args, **opts):
+        if not 1 <= opts["port"] <= 65535:
+            raise CommandError(f"--port must be between 1 and 65535, got {opts['port']}")
+        if opts["steps"] < 1:
+            raise CommandError("--steps must be at least 1")
+        self.progress = not opts["no_progress"]
+        started = time.perf_counter()
+        var = Path(settings.VAR_DIR)
+
+        self.step("database", self.migrate)
+        self.step("catalog", self.ensure_catalog)
+        self.step("demo prior", lambda: self.ensure_prior(var / "demo-pairs", opts["steps"]))
+        images = self.step("sample images", lambda: self.sample_images(var / "demo"))
+        self.step("load models", self.warm_up)
+        self.stdout.write(self.style.SUCCESS(f"ready in {time.perf_counter() - started:.0f} s"))
+        if opts["no_serve"]:
+            return
+        self.serve(opts["host"], opts["port"], images)
+
+    # -- steps -----------------------------------------------------------------------------------------------
+
+    def step(self, name: str, func):
+        self.stdout.write(f"» {name} ...")
+        t0 = time.perf_counter()
+        result = func()
+        self.stdout.write(f"  {name}: done in {time.perf_counter() - t0:.1f} s")
+        return result
+
+    def migrate(self) -> None:
+        embedded = not os.environ.get("DATABASE_URL")
+        self.stdout.write(f"  {'embedded Postgres under ' + str(settings.VAR_DIR) if embedded else 'DATABASE_URL'}")
+        call_command("migrate", interactive=False, verbosity=0)
+
+    def ensure_catalog(self) -> None:
+        from catalog.models import EmbeddingSpace, TrackEmbedding
+
+        space = EmbeddingSpace.objects.filter(name=settings.CATALOG_SPACE).first()
+        count = TrackEmbedding.objects.filter(space=space).count() if space else 0
+        if count:
+            self.stdout.write(f"  {count} tracks in space {settings.CATALOG_SPACE} (reused)")
+            return
+        if settings.CATALOG_SPACE != "minilm-l6-v2":
+            raise CommandError(
+                f"CATALOG_SPACE={settings.CATALOG_SPACE!r} is empty and the demo only builds the offline "
+                "'minilm-l6-v2' catalog: ingest your catalog first (manage.py ingest_tracks)"
+            )
+        self.stdout.write("  ingesting MusicCaps with MiniLM caption vectors (a text proxy for audio) ...")
+        args = [] if self.progress else ["--no-progress"]
+        call_command("ingest_musiccaps", *args, stdout=self.stdout, stderr=self.stderr)
+
+    def ensure_prior(self, pairs_dir: Path, steps: int) -> None:
+        from prior.checkpoint import TRAINING_STATE_FILE, CheckpointError, read_config
+
+        path = Path(settings.PRIOR_CHECKPOINT)
+        try:
+            done = int((read_config(path).get("metrics") or {}).get("steps") or 0)
+        except CheckpointError:
+            done = 0
+        if done and (done >= steps or not (path / TRAINING_STATE_FILE).is_file()):
+            self.stdout.write(f"  {path} ({done} steps, reused)")
+            return
+        train_npz = pairs_dir / "train.npz"
+        if not train_npz.is_file():
+            self.build_pairs(pairs_dir)
+        self.train(train_npz, path, steps, resume=done > 0)
+
+    def build_pairs(self, out: Path) -> None:
+        from prior.data.musiccaps import DEFAULT_CSV
+        from prior.encoders.demo_pairs import build_demo_pairs
+
+        csv_path = Path(settings.BASE_DIR) / DEFAULT_CSV
+        if not csv_path.is_file():
+            raise CommandError(f"{csv_path.resolve()}: MusicCaps CSV not found (the demo needs ../shared/data)")
+        self.stdout.write("  rendering SYNTHETIC mood pictures for MusicCaps clips and embedding the captions ...")
+        summary = build_demo_pairs(csv_path, out)
+        self.stdout.write(f"  {summary.n_train} training pairs, moods {json.dumps(summary.moods)}")
+
+    def train(self, train_npz: Path, out: Path, steps: int, resume: bool) -> None:
+        from prior.config import NetworkConfig, TrainConfig
+        from prior.data.npz import load_pairs
+        from prior.train import train_prior
+
+        pairs = load_pairs(train_npz)
+        network = NetworkConfig(cond_dim=pairs.cond.shape[1], music_dim=pairs.music.shape[1], **DEMO_NETWORK)
+        config = TrainConfig(**{**DEMO_TRAIN, "steps": steps})
+        verb = "resuming" if resume else "training"
+        self.stdout.write(f"  {verb} the demo prior ({steps} steps, width {network.width}, depth {network.depth}) "
+                          f"into {out}; Ctrl-C stops and the next run resumes")
+        try:
+            metrics = train_prior(pairs, out, network, config, resume=resume, progress=self.progress)
+        except KeyboardInterrupt:
+            raise CommandError("training interrupted; its state is saved and the next `make demo` resumes") from None
+        self.stdout.write(f"  final loss {metrics['final_loss']:.4f} after {metrics['steps']} steps")
+
+    def sample_images(self, out: Path) -> dict[str, Path]:
+        import numpy as np
+
+        from prior.encoders.demo_pairs import Mood, render_mood_image
+
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {}
+        for name, (valence, energy) in SAMPLE_MOODS.items():
+            path = out / f"{name}.png"
+            if not path.is_file():
+                image = render_mood_image(Mood(valence, energy), np.random.default_rng(7), size=256)
+                image.save(path)
+            paths[name] = path
+        return paths
+
+    def warm_up(self) -> None:
+        from worker import runtime
+
+        ok, detail = runtime.readiness()
+        if not ok:
+            raise CommandError(f"models not ready: {detail}")
+        self.stdout.write(f"  {detail}")
+
+    # -- serving ---------------------------------------------------------------------------------------------
+
+    def serve(self, host: str, port: int, images: dict[str, Path]) -> None:
+        from django.core.servers.basehttp import WSGIRequestHandler, WSGIServer, get_internal_wsgi_application
+
+        if host not in settings.ALLOWED_HOSTS and "*" not in settings.ALLOWED_HOSTS:
+            settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, host]  # so the printed URL is accepted
+        server_cls = type("DemoServer", (socketserver.ThreadingMixIn, WSGIServer), {"daemon_threads": True})
+        try:
+            httpd = server_cls((host, port), WSGIRequestHandler, ipv6=":" in host)
+        except OSError as exc:
+            raise CommandError(f"cannot listen on {host}:{port} ({exc.strerror}); try PORT=8001 make demo") from None
+        httpd.set_app(get_internal_wsgi_application())
+        self.print_examples(host, port, images)
+
+        def stop(signum, frame):
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            httpd.serve_forever()
+        except KeyboardInterrupt:
+            self.stdout.write("\nstopping")
+        finally:
+            httpd.server_close()
+
+    def print_examples(self, host: str, port: int, images: dict[str, Path]) -> None:
+        base = f"http://{'localhost' if host in ('0.0.0.0', '::') else host}:{port}"
+        rel = {name: _relative(path) for name, path in images.items()}
+        pretty = f"{sys.executable} -m json.tool" if sys.executable else "cat"
+        self.stdout.write(self.style.SUCCESS(f"\nServing the Diff4Steer demo on {base}  (Ctrl-C stops)\n"))
+        self.stdout.write(
+            "A playlist for a dark, cold picture (try the bright, warm one too):\n\n"
+            f"  curl -s -F image=@{rel['dark-cold']} {base}/api/playlists/from-image | {pretty}\n"
+            f"  curl -s -F image=@{rel['bright-warm']} -F size=10 {base}/api/playlists/from-image | {pretty}\n\n"
+            "Re-steer the session with tags (id and token from the answer above):\n\n"
+            f"  curl -s -X POST -H 'X-Session-Token: TOKEN' -H 'Content-Type: application/json' \\\n"
+            f"       -d '{{\"tags\": [\"calm piano\"], \"avoid\": [\"vocals\"]}}' {base}/api/sessions/ID/steer\n\n"
+            f"API docs: {base}/api/docs/   readiness: {base}/readyz\n"
+            "Offline stand-ins: the image encoder is a colour/light/texture descriptor (not CLIP), and track vectors\n"
+            "are MiniLM embeddings of MusicCaps captions (a text proxy, not audio). MusicCaps: CC BY-SA 4.0, Google.\n"
+        )
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
