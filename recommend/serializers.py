@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -42,6 +43,11 @@ class TagListField(serializers.ListField):
         return super().to_internal_value(data)
 
 
+@extend_schema_field(OpenApiTypes.BINARY)
+class ImageUploadField(serializers.FileField):
+    """A file part; documented as binary (spectacular shows a plain FileField as a URI unless requests are split)."""
+
+
 @extend_schema_field({"type": "array", "items": {"type": "number"}, "maxItems": MAX_EMBEDDING_DIM})
 class EmbeddingField(serializers.Field):
     """A list of numbers. Finiteness and dimension are checked by the service (error code ``invalid_embedding``)."""
@@ -72,7 +78,7 @@ class EmbeddingField(serializers.Field):
 
 
 class FromImageInputSerializer(serializers.Serializer):
-    image = serializers.FileField(
+    image = ImageUploadField(
         required=False, help_text="JPEG, PNG or WebP file (multipart/form-data). Exactly one of image/image_embedding."
     )
     image_embedding = EmbeddingField(
