@@ -43,6 +43,8 @@ def _add_common(parser: argparse.ArgumentParser, skip: set[str]) -> None:
         if name not in skip:
             group.add_argument(_flag(name), dest=name, type=kind, default=None, metavar=kind.__name__.upper())
     parser.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="torch CPU threads (default: torch's; 1 is often faster for small models when busy)")
     progress = parser.add_mutually_exclusive_group()
     progress.add_argument("--progress", dest="progress", action="store_true", default=None, help="force a progress bar")
     progress.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
@@ -81,6 +83,12 @@ def _configs(args: argparse.Namespace, cond_dim: int, music_dim: int) -> tuple[N
 
 
 def _load(args: argparse.Namespace):
+    if args.threads is not None:
+        if args.threads < 1:
+            raise CliError("--threads must be >= 1")
+        import torch
+
+        torch.set_num_threads(args.threads)
     try:
         pairs = load_pairs(args.pairs)
     except DataError as exc:

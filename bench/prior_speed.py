@@ -1,0 +1,168 @@
+"""CPU latency of the prior: one query = 16 seeds with CFG and 2 steering tags, per sampler and NFE.
+
+    python bench/prior_speed.py [--checkpoint DIR] [--threads 2] [--repeats 20] [--nfe 7,11,15,23,31]
+
+Prints ONE JSON object: p50/p95 milliseconds per query for each (sampler, NFE) through the real service path
+(:meth:`prior.service.PriorSampler.sample`), the achieved FLOP/s of the batched CFG forward, and the machine's
+peak matmul FLOP/s (a large sgemm) measured in the same run, so the two can be compared on the same machine state.
+Without ``--checkpoint`` the default network (:class:`prior.config.NetworkConfig`) is randomly initialised at
+``--cond-dim``/``--music-dim``: latency does not depend on the weights. Other processes on the machine add noise;
+``load_average`` in the output says how busy it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from prior.checkpoint import save_checkpoint  # noqa: E402
+from prior.config import NetworkConfig, config_to_dict  # noqa: E402
+from prior.guidance import cfg_denoise  # noqa: E402
+from prior.precond import EDMDenoiser  # noqa: E402
+from prior.service import PriorSampler  # noqa: E402
+from prior.spaces import EmbeddingSpace  # noqa: E402
+
+
+def forward_flops(cfg: NetworkConfig, rows: int, emb_rows: int) -> int:
+    """Multiply-add FLOPs (2 per MAC) of the linear layers in one forward: ``rows`` seeds, ``emb_rows`` embeddings."""
+    hidden = max(1, int(round(cfg.width * cfg.mlp_ratio)))
+    per_row = cfg.music_dim * cfg.width + cfg.depth * 2 * cfg.width * hidden + cfg.width * cfg.music_dim
+    per_emb = cfg.noise_features * cfg.width + cfg.cond_dim * cfg.width + cfg.width**2 + cfg.depth * 2 * cfg.width**2
+    return 2 * (rows * per_row + emb_rows * per_emb)
+
+
+def timed(fn, repeats: int, warmup: int = 2) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+def peak_matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    best = min(timed(lambda: a @ b, repeats))
+    return 2 * n**3 / (best / 1000) / 1e9
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def make_default_checkpoint(directory: Path, cond_dim: int, music_dim: int) -> Path:
+    torch.manual_seed(0)
+    cfg = NetworkConfig(cond_dim=cond_dim, music_dim=music_dim)
+    return save_checkpoint(
+        directory, kind="diffusion", model=EDMDenoiser(cfg), network=cfg,
+        cond_space=EmbeddingSpace(name=f"bench-cond-{cond_dim}", dim=cond_dim, encoder="random"),
+        music_space=EmbeddingSpace(name=f"bench-music-{music_dim}", dim=music_dim, encoder="random"),
+        metrics={"note": "random weights, for timing only"},
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", type=Path, default=None)
+    parser.add_argument("--cond-dim", type=int, default=512)
+    parser.add_argument("--music-dim", type=int, default=384)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seeds", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--samplers", default="heun,dpmpp_2m")
+    parser.add_argument("--nfe", default="7,11,15,23,31")
+    parser.add_argument("--reference-repeats", type=int, default=3, help="256-step reference runs (0 = skip)")
+    parser.add_argument("--guidance", type=float, default=1.0)
+    parser.add_argument("--k", type=float, default=0.05, help="steering strength of each of the 2 tags")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt = args.checkpoint or make_default_checkpoint(Path(tmp) / "ck", args.cond_dim, args.music_dim)
+        sampler = PriorSampler.load(ckpt, device="cpu")
+    cfg = sampler.checkpoint.network
+    rng = np.random.default_rng(0)
+    cond = rng.standard_normal(cfg.cond_dim).astype(np.float32)
+    tags = [rng.standard_normal(cfg.music_dim).astype(np.float32) for _ in range(2)]
+    steer = [(tags[0], args.k), (tags[1], -args.k)]
+
+    def query(name: str, nfe: int | None, with_steer: bool = True):
+        return lambda: sampler.sample(cond, n_seeds=args.seeds, guidance=args.guidance,
+                                      steer=steer if with_steer else (), sampler=name, nfe=nfe, seed=0)
+
+    latency: dict[str, dict] = {}
+    for name in [s for s in args.samplers.split(",") if s]:
+        latency[name] = {}
+        for nfe in [int(n) for n in args.nfe.split(",") if n]:
+            ms = timed(query(name, nfe), args.repeats)
+            latency[name][str(nfe)] = {"p50_ms": round(percentile(ms, 50), 2), "p95_ms": round(percentile(ms, 95), 2)}
+    if args.reference_repeats > 0:
+        ms = timed(query("reference", None), args.reference_repeats, warmup=1)
+        latency["reference"] = {"256": {"p50_ms": round(percentile(ms, 50), 1), "p95_ms": round(percentile(ms, 95), 1)}}
+    no_steer = {}
+    default = sampler.defaults
+    ms = timed(query(default.sampler, default.nfe, with_steer=False), args.repeats)
+    no_steer[f"{default.sampler}@{default.nfe}"] = {"p50_ms": round(percentile(ms, 50), 2)}
+
+    # The batched CFG forward of one query (what every network evaluation of a sampler does).
+    model = sampler.denoiser
+    x = torch.randn(1, args.seeds, cfg.music_dim)
+    cond_t = torch.from_numpy(cond).reshape(1, 1, -1)
+    with torch.inference_mode():
+        fwd_ms = timed(lambda: cfg_denoise(model, x, 0.5, cond_t, args.guidance), max(50, args.repeats), warmup=5)
+    flops = forward_flops(cfg, rows=2 * args.seeds, emb_rows=2)
+    fwd_p50 = percentile(fwd_ms, 50)
+    achieved = flops / (fwd_p50 / 1000) / 1e9
+    peak = peak_matmul_gflops()
+
+    result = {
+        "what": "CPU latency of one prior query (seeds, CFG, 2 steering tags) through PriorSampler.sample",
+        "cpu": cpu_name(),
+        "threads": args.threads,
+        "torch": torch.__version__,
+        "load_average": [round(v, 2) for v in os.getloadavg()],
+        "network": {k: v for k, v in config_to_dict(cfg).items() if k != "sigma_data"},
+        "checkpoint": str(args.checkpoint) if args.checkpoint else "random weights (default NetworkConfig)",
+        "query": {"seeds": args.seeds, "guidance": args.guidance, "steer_tags": 2, "k": args.k,
+                  "steer_schedule": default.steer_schedule},
+        "default_sampler": {"sampler": default.sampler, "nfe": default.nfe},
+        "latency": latency,
+        "latency_without_steering": no_steer,
+        "forward": {
+            "batch_rows": 2 * args.seeds,
+            "mflop": round(flops / 1e6, 2),
+            "p50_ms": round(fwd_p50, 3),
+            "achieved_gflops": round(achieved, 2),
+        },
+        "peak_matmul_gflops": round(peak, 2),
+        "forward_utilisation": round(achieved / peak, 4),
+    }
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
