@@ -8,7 +8,9 @@ Every step is a ``python -m prior ...`` command (recorded in the summary, so doc
 skipped when its output already exists, so an interrupted run resumes. Settings are chosen on VALIDATION files only:
 steering schedule and k (diffusion) and k (regression) from ``sweep steer``, the CFG weight from ``sweep cfg``, and
 on MusicCaps also the training recipe of each model from a short list of candidates (see MUSICCAPS_PRIORS).
-Budgets are CPU-sized (minutes); torch uses 2 threads. MusicCaps numbers are a TEXT PROXY (music = MiniLM(caption)).
+Budgets are CPU-sized (minutes). torch runs with ONE thread (OMP_NUM_THREADS=1): on this shared, oversubscribed
+2-core machine two OpenMP threads spin-wait for each other and a training step took 5.4 s instead of 0.28 s.
+MusicCaps numbers are a TEXT PROXY (music = MiniLM(caption)).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ MUSICCAPS_BASELINES = (
 
 
 class Pipeline:
-    def __init__(self, out: Path, threads: int = 2):
+    def __init__(self, out: Path, threads: int = 1):
         self.out = out
         self.commands: list[str] = []
         self.env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
@@ -174,7 +176,9 @@ def headline(result: dict) -> dict:
     return out
 
 
-def net(a: argparse.Namespace) -> list:
+def net(a: argparse.Namespace, world: str = "synthetic") -> list:
+    if world == "musiccaps":
+        return ["--width", a.mc_width, "--depth", a.mc_depth]
     return ["--width", a.width, "--depth", a.depth]
 
 
@@ -209,7 +213,7 @@ def musiccaps(p: Pipeline, a: argparse.Namespace) -> dict:
                 "--seed",
                 a.seed,
                 "--progress",
-                *net(a),
+                *net(a, "musiccaps"),
                 *flags,
             ],
             done=prior_dirs[name] / "model.safetensors",
@@ -227,7 +231,7 @@ def musiccaps(p: Pipeline, a: argparse.Namespace) -> dict:
                 "--seed",
                 a.seed,
                 "--progress",
-                *net(a),
+                *net(a, "musiccaps"),
                 *flags,
             ],
             done=reg_dirs[name] / "model.safetensors",
@@ -297,10 +301,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--worlds", default="synthetic,musiccaps")
-    parser.add_argument("--steps", type=int, default=2000, help="training steps of the synthetic prior/baseline")
+    parser.add_argument("--steps", type=int, default=3000, help="training steps of the synthetic prior/baseline")
     parser.add_argument("--mc-steps", type=int, default=2000, help="training steps of the MusicCaps priors")
     parser.add_argument("--width", type=int, default=256, help="network width of every model (CPU budget)")
     parser.add_argument("--depth", type=int, default=4, help="residual blocks of every model")
+    parser.add_argument("--mc-width", type=int, default=128, help="MusicCaps models: smaller (2.2k clips)")
+    parser.add_argument("--mc-depth", type=int, default=4)
     parser.add_argument("--sweep-queries", type=int, default=150, help="val queries per sweep setting")
     parser.add_argument("--steer-queries", type=int, default=100, help="val queries per steering setting")
     parser.add_argument("--nfe-queries", type=int, default=100, help="test queries per NFE-sweep setting")

@@ -39,7 +39,9 @@ def _common(parser: argparse.ArgumentParser, baseline_required: bool) -> None:
     parser.add_argument("--limit", type=int, default=None, help="use only the first N queries")
     parser.add_argument("--batch", type=int, default=64, help="queries per sampling batch")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (results are reproducible)")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's, OMP_NUM_THREADS)"
+    )
     parser.add_argument("--device", default=None)
 
 
@@ -76,7 +78,8 @@ def _load(args: argparse.Namespace, need_baseline: bool):
     from prior.service import PriorSampler, RegressionModel
     from prior.spaces import SpaceMismatchError
 
-    torch.set_num_threads(max(1, args.threads))
+    if args.threads is not None:
+        torch.set_num_threads(max(1, args.threads))
     if args.seeds < 1:
         raise CliError("--seeds must be >= 1")
     if args.limit is not None and args.limit < 1:
