@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 MAX_TRACKS_PER_REQUEST = 5000
 
 
+@extend_schema_field({"type": "array", "items": {"type": "number"}})
 class VectorField(serializers.Field):
     """A JSON list of numbers, passed on as is: the ingest service checks and normalises it (fast for 5,000 x 384
     values, where a ``ListField(FloatField())`` would build and validate two million fields)."""
@@ -20,7 +22,7 @@ class VectorField(serializers.Field):
         return list(value)
 
 
-class TrackInputSerializer(serializers.Serializer):
+class CatalogTrackInputSerializer(serializers.Serializer):
     """One track of a bulk upsert. Only the shape is checked here; row rules (dimension, NaN, zero vector,
     duplicates) are the ingest service's, shared with file imports."""
 
@@ -36,18 +38,18 @@ class TrackInputSerializer(serializers.Serializer):
     embedding = VectorField()
 
 
-class BulkUpsertInputSerializer(serializers.Serializer):
+class CatalogBulkUpsertSerializer(serializers.Serializer):
     space = serializers.CharField(max_length=100)
-    tracks = TrackInputSerializer(many=True, allow_empty=False, max_length=MAX_TRACKS_PER_REQUEST)
+    tracks = CatalogTrackInputSerializer(many=True, allow_empty=False, max_length=MAX_TRACKS_PER_REQUEST)
 
 
-class RowErrorSerializer(serializers.Serializer):
+class CatalogRowErrorSerializer(serializers.Serializer):
     row = serializers.IntegerField(allow_null=True, help_text="index in the request's tracks list")
     external_id = serializers.CharField(allow_null=True)
     reason = serializers.CharField()
 
 
-class IngestReportSerializer(serializers.Serializer):
+class CatalogIngestReportSerializer(serializers.Serializer):
     space = serializers.CharField()
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
@@ -55,7 +57,7 @@ class IngestReportSerializer(serializers.Serializer):
     rejected = serializers.IntegerField()
 
 
-class TrackOutputSerializer(serializers.Serializer):
+class CatalogTrackSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     source = serializers.CharField()
     external_id = serializers.CharField()
@@ -71,9 +73,18 @@ class TrackOutputSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-class TrackFilterSerializer(serializers.Serializer):
+class CatalogTrackFilterSerializer(serializers.Serializer):
     search = serializers.CharField(required=False, allow_blank=True, max_length=200)
     artist = serializers.CharField(required=False, allow_blank=True, max_length=300)
     tag = serializers.CharField(required=False, allow_blank=True, max_length=100)
     source = serializers.CharField(required=False, allow_blank=True, max_length=50)
     space = serializers.CharField(required=False, allow_blank=True, max_length=100)
+
+
+class CatalogTrackPageSerializer(serializers.Serializer):
+    """The paginated listing (documentation only: the paginator writes it)."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = CatalogTrackSerializer(many=True)

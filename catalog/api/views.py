@@ -16,10 +16,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.api.serializers import (
-    BulkUpsertInputSerializer,
-    IngestReportSerializer,
-    TrackFilterSerializer,
-    TrackOutputSerializer,
+    CatalogBulkUpsertSerializer,
+    CatalogIngestReportSerializer,
+    CatalogTrackFilterSerializer,
+    CatalogTrackPageSerializer,
+    CatalogTrackSerializer,
 )
 from catalog.selectors import track_list
 from catalog.services.ingest import IngestError, IngestRejected, ingest_payload
@@ -53,24 +54,24 @@ class TrackListCreateApi(APIView):
             ("tag", "one of the track's tags"), ("source", "e.g. musiccaps, jamendo"),
             ("space", "tracks with a vector in this embedding space"),
         ]] + [OpenApiParameter("page", int), OpenApiParameter("page_size", int, description="at most 500")],
-        responses=TrackOutputSerializer(many=True),
+        responses=CatalogTrackPageSerializer,
     )
     def get(self, request):
-        filters = TrackFilterSerializer(data=request.query_params)
+        filters = CatalogTrackFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         paginator = TrackPagination()
         page = paginator.paginate_queryset(track_list(**filters.validated_data), request, view=self)
-        return paginator.get_paginated_response(TrackOutputSerializer(page, many=True).data)
+        return paginator.get_paginated_response(CatalogTrackSerializer(page, many=True).data)
 
     @extend_schema(
-        request=BulkUpsertInputSerializer,
-        responses={201: IngestReportSerializer, 200: IngestReportSerializer},
+        request=CatalogBulkUpsertSerializer,
+        responses={201: CatalogIngestReportSerializer, 200: CatalogIngestReportSerializer},
         description="Upsert tracks by (source, external_id) with their vectors in `space`. All or nothing: any bad "
         "row rejects the batch (400, code `invalid_rows`, every bad row in details.rows). 201 when tracks were "
         "created, else 200.",
     )
     def post(self, request):
-        serializer = BulkUpsertInputSerializer(data=request.data)
+        serializer = CatalogBulkUpsertSerializer(data=request.data)
         if not serializer.is_valid():
             errors = serializer.errors
             if isinstance(errors.get("tracks"), list | dict) and set(errors) == {"tracks"}:
@@ -87,7 +88,7 @@ class TrackListCreateApi(APIView):
         except IngestError as exc:
             raise ApiError(str(exc), exc.code) from None
         code = status.HTTP_201_CREATED if report.created else status.HTTP_200_OK
-        return Response(IngestReportSerializer(report).data, status=code)
+        return Response(CatalogIngestReportSerializer(report).data, status=code)
 
 
 def _report_details(report) -> dict:

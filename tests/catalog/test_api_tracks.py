@@ -118,3 +118,8 @@ def test_listing_search_filters_pagination(staff):
     assert ids(source="api", space="api4") == [f"x{i}" for i in range(7)]
     assert ids(space="other") == []
     assert staff.get(URL, {"page": 99}).status_code == 404
+
+
+def test_openapi_schema_documents_the_endpoint(client):
+    body = client.get("/api/schema/").content.decode()
+    assert "/api/tracks/:" in body and "CatalogBulkUpsert" in body and "CatalogTrackPage" in body

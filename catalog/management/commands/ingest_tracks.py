@@ -43,10 +43,20 @@ class Command(BaseCommand):
             music_encoder = encoder_or_error(lambda: get_music_encoder(name, **model))
         elif not opts["space"]:
             raise CommandError("--space is required (the embedding space to import into)")
-        with progress_bar(None, "rows", not opts["no_progress"]) as progress:
+        with progress_bar(_total(opts), "rows", not opts["no_progress"]) as progress:
             run_ingest(self, lambda: ingest_file(
                 opts["file"], space=opts["space"], fmt=opts["format"], source=opts["source"],
                 sidecar=opts["embeddings"], dimension=opts["dimension"], encoder=opts["encoder"],
                 skip_invalid=opts["skip_invalid"], defer_index=opts["defer_index"], audio_dir=opts["audio_dir"],
                 music_encoder=music_encoder, progress=progress,
             ))
+
+
+def _total(opts) -> int | None:
+    """Rows in the file when cheap to know (Parquet footer, sidecar length), for the progress bar."""
+    from catalog.ingest.files import FileInvalid, TrackFile
+
+    try:
+        return TrackFile.open(opts["file"], fmt=opts["format"], sidecar=opts["embeddings"]).total
+    except FileInvalid:
+        return None  # the ingest reports it
