@@ -1,6 +1,7 @@
 """CPU latency of the prior: one query = 16 seeds with CFG and 2 steering tags, per sampler and NFE.
 
     python bench/prior_speed.py [--checkpoint DIR] [--threads 2] [--repeats 20] [--nfe 7,11,15,23,31]
+    python bench/prior_speed.py --throughput [--device cuda] [--widths 1024,4096] [--dtypes fp32,bf16] [--batch 64]
 
 Prints ONE JSON object: p50/p95 milliseconds per query for each (sampler, NFE) through the real service path
 (:meth:`prior.service.PriorSampler.sample`), the achieved FLOP/s of the batched CFG forward, and the machine's
@@ -73,6 +74,52 @@ def cpu_name() -> str:
     return platform.processor() or "unknown"
 
 
+def time_batches(denoise, shape, dtype, device, sigmas, sampler: str, repeats: int) -> float:
+    """p50 milliseconds of sampling one batch of noise of ``shape`` (synchronising CUDA)."""
+    from prior.sampling import run_sampler
+
+    gen = torch.Generator(device=device).manual_seed(0)
+
+    def run():
+        with torch.no_grad():
+            x = torch.randn(shape, generator=gen, device=device, dtype=dtype) * float(sigmas[0])
+            run_sampler(sampler, denoise, x, sigmas, gen)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    return percentile(timed(run, repeats), 50)
+
+
+def throughput(args: argparse.Namespace) -> dict:
+    """Queries/s at a batch of queries (16 seeds, CFG, 2 steering tags, default sampler) per width and dtype."""
+    from prior.config import SamplingConfig
+    from prior.guidance import guided_denoiser
+    from prior.sampling import karras_sigmas, steps_for_nfe
+
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    defaults = SamplingConfig()
+    sigmas = karras_sigmas(steps_for_nfe(defaults.sampler, defaults.nfe), defaults.sigma_min, defaults.sigma_max)
+    rows = {}
+    for width in [int(w) for w in args.widths.split(",")]:
+        for dtype_name in args.dtypes.split(","):
+            dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype_name]
+            torch.manual_seed(0)
+            cfg = NetworkConfig(cond_dim=args.cond_dim, music_dim=args.music_dim, width=width, depth=args.depth)
+            model = EDMDenoiser(cfg).to(device=device, dtype=dtype).eval().requires_grad_(False)
+            cond = torch.randn(args.batch, 1, cfg.cond_dim, device=device, dtype=dtype)
+            tags = torch.nn.functional.normalize(torch.randn(2, cfg.music_dim, device=device, dtype=dtype), dim=-1)
+            denoise = guided_denoiser(model, cond, guidance=1.0, steer=[(tags[0], args.k), (tags[1], -args.k)],
+                                      sigma_data=model.sigma_data)
+            ms = time_batches(denoise, (args.batch, args.seeds, cfg.music_dim), dtype, device, sigmas,
+                              defaults.sampler, args.repeats)
+            rows[f"width{width}-{dtype_name}"] = {"ms_per_batch": round(ms, 2),
+                                                  "queries_per_s": round(args.batch / (ms / 1000), 1)}
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
+    return {"what": "prior throughput: batches of queries (seeds, CFG, 2 steering tags, default sampler)",
+            "device": name, "batch": args.batch, "seeds": args.seeds, "depth": args.depth,
+            "sampler": defaults.sampler, "nfe": defaults.nfe, "results": rows}
+
+
 def make_default_checkpoint(directory: Path, cond_dim: int, music_dim: int) -> Path:
     torch.manual_seed(0)
     cfg = NetworkConfig(cond_dim=cond_dim, music_dim=music_dim)
@@ -97,8 +144,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference-repeats", type=int, default=3, help="256-step reference runs (0 = skip)")
     parser.add_argument("--guidance", type=float, default=1.0)
     parser.add_argument("--k", type=float, default=0.05, help="steering strength of each of the 2 tags")
+    parser.add_argument("--throughput", action="store_true", help="queries/s at --batch per width and dtype instead")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--widths", default="1024,4096")
+    parser.add_argument("--dtypes", default="fp32,bf16")
+    parser.add_argument("--depth", type=int, default=NetworkConfig.depth)
+    parser.add_argument("--batch", type=int, default=64)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.throughput:
+        print(json.dumps(throughput(args), indent=2))
+        return 0
 
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = args.checkpoint or make_default_checkpoint(Path(tmp) / "ck", args.cond_dim, args.music_dim)
