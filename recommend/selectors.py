@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import uuid
 
+import numpy as np
 from django.db.models import Prefetch, QuerySet
 
+from catalog.models import EmbeddingSpace, TrackEmbedding
+from catalog.vector_index import register_vector_type
 from config.errors import ApiError
 from recommend.models import Playlist, PlaylistItem, Session
 
@@ -51,3 +54,20 @@ def latest_version(session: Session) -> int:
 
 def session_playlists(session: Session) -> QuerySet[Playlist]:
     return Playlist.objects.filter(session=session).order_by("version")
+
+
+def candidate_features(space: EmbeddingSpace, track_ids: list[int]) -> tuple[dict[int, np.ndarray], dict[int, str]]:
+    """Vectors and artists of the retrieved tracks in ONE query (the ANN returns ids and scores only)."""
+    register_vector_type()
+    rows = TrackEmbedding.objects.filter(space=space, track_id__in=track_ids).values_list(
+        "track_id", "vector", "track__artist"
+    )
+    vectors: dict[int, np.ndarray] = {}
+    artists: dict[int, str] = {}
+    for track_id, vector, artist in rows:
+        vectors[track_id] = np.asarray(vector, dtype=np.float32)
+        artists[track_id] = artist
+    missing = [t for t in track_ids if t not in vectors]
+    if missing:
+        raise KeyError(f"tracks without a vector in {space.name}: {missing[:10]}")
+    return vectors, artists

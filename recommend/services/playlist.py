@@ -17,13 +17,14 @@ import numpy as np
 from django.db import transaction
 from PIL import Image
 
-from catalog.selectors import nearest_tracks, tracks_by_id, vectors_for
+from catalog.selectors import get_space, nearest_tracks
 from config.errors import ApiError
 from prior.images import ImageInputError, load_image
 from recommend import conf, engine
 from recommend.diversify import DiversifyParams
 from recommend.models import Playlist, PlaylistItem, Session, SteeringEvent, hash_token, new_token
 from recommend.ranking import MERGE_METHODS, RankedItem, rank_playlist
+from recommend.selectors import candidate_features
 from recommend.services.steering_vectors import SteeringState, steering_pairs
 from worker.errors import SamplingUnavailable
 
@@ -113,9 +114,9 @@ def compute_playlist(
         fixed = conf.get("RECOMMEND_RNG_SEED")  # set for reproducible runs (tests, benchmarks); None: fresh seeds
         rng_seed = secrets.randbits(31) if fixed is None else int(fixed)
     rng_seed = int(rng_seed)
-    space = settings.CATALOG_SPACE
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
+    space = get_space(settings.CATALOG_SPACE)  # resolved once: the selectors below then need no lookup of their own
     try:
         steer = steering_pairs(state, space)
         timings["encode_tags"] = (time.perf_counter() - t0) * 1000
@@ -127,8 +128,7 @@ def compute_playlist(
     t2 = time.perf_counter()
     per_seed = nearest_tracks(space, seeds, k_per_seed(size), exclude=set(exclude) | set(pinned))
     candidate_ids = list(dict.fromkeys([n.track_id for hits in per_seed for n in hits] + list(pinned)))
-    vectors = dict(zip(candidate_ids, vectors_for(space, candidate_ids), strict=True))
-    artists = {t.pk: t.artist for t in tracks_by_id(candidate_ids).values()}
+    vectors, artists = candidate_features(space, candidate_ids)
     timings["ann"] = (time.perf_counter() - t2) * 1000
     t3 = time.perf_counter()
     params = DiversifyParams(
@@ -157,7 +157,7 @@ def compute_playlist(
         "rng_seed": rng_seed,
         "tags": list(state.tags),
         "avoid": list(state.avoid),
-        "space": space,
+        "space": space.name,
     }
     return ComputedPlaylist(items=items, params=record, timings_ms=timings)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from catalog.models import EmbeddingSpace
 from catalog.selectors import vectors_for
 from recommend import conf, engine
 
@@ -33,7 +34,7 @@ def _centroid(vectors: np.ndarray) -> np.ndarray | None:
     return None if norm < 1e-8 else (mean / norm).astype(np.float32)
 
 
-def steering_pairs(state: SteeringState, space: str) -> list[tuple[np.ndarray, float]]:
+def steering_pairs(state: SteeringState, space: EmbeddingSpace | str) -> list[tuple[np.ndarray, float]]:
     """The ``steer`` argument of the prior's sampler for this state (empty list: no steering)."""
     pairs: list[tuple[np.ndarray, float]] = []
     tag_k, avoid_k = float(conf.get("RECOMMEND_STEER_TAG_K")), float(conf.get("RECOMMEND_STEER_AVOID_K"))

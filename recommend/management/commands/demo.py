@@ -18,6 +18,7 @@ loads the models once and answers requests from threads is the simplest thing th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -54,8 +55,11 @@ class Command(BaseCommand):
         started = time.perf_counter()
         var = Path(settings.VAR_DIR)
 
+        self.text_encoder = None  # one MiniLM for the whole run, remembering what it embedded (see below)
         self.step("database", self.migrate)
-        self.step("catalog", self.ensure_catalog)
+        # Pairs before the catalog: both embed the same MusicCaps captions, and the catalog reuses the vectors.
+        self.step("demo pairs", lambda: self.ensure_pairs(var / "demo-pairs"))
+        self.step("catalog", lambda: self.ensure_catalog(var / "demo-pairs"))
         self.step("demo prior", lambda: self.ensure_prior(var / "demo-pairs", opts["steps"]))
         images = self.step("sample images", lambda: self.sample_images(var / "demo"))
         self.step("load models", self.warm_up)
@@ -78,8 +82,40 @@ class Command(BaseCommand):
         self.stdout.write(f"  {'embedded Postgres under ' + str(settings.VAR_DIR) if embedded else 'DATABASE_URL'}")
         call_command("migrate", interactive=False, verbosity=0)
 
-    def ensure_catalog(self) -> None:
+    def encoder(self, pairs_dir: Path):
+        """MiniLM, wrapped so a text is embedded once per run; seeded with the captions of ``catalog.npz``."""
+        if self.text_encoder is None:
+            from prior.encoders import get_text_encoder
+
+            self.text_encoder = RememberingTextEncoder(get_text_encoder(settings.TEXT_ENCODER))
+            self.text_encoder.seed_from_demo_catalog(pairs_dir / "catalog.npz", self.musiccaps_csv())
+        return self.text_encoder
+
+    def musiccaps_csv(self) -> Path:
+        from catalog.datasets import DatasetMissing, data_file
+
+        try:
+            return data_file("musiccaps", "musiccaps-public.csv").resolve()
+        except DatasetMissing as exc:
+            raise CommandError(f"the demo needs the MusicCaps CSV: {exc}") from None
+
+    def ensure_pairs(self, out: Path) -> None:
+        from prior.encoders.demo_pairs import build_demo_pairs
+
+        if (out / "train.npz").is_file() and (out / "catalog.npz").is_file():
+            self.stdout.write(f"  {out} (reused)")
+            return
+        if _prior_steps(Path(settings.PRIOR_CHECKPOINT)):
+            self.stdout.write("  not needed: the prior is already trained")
+            return
+        self.stdout.write("  rendering SYNTHETIC mood pictures for MusicCaps clips and embedding the captions ...")
+        summary = build_demo_pairs(self.musiccaps_csv(), out, text_encoder=self.encoder(out))
+        self.stdout.write(f"  {summary.n_train} training pairs, moods {json.dumps(summary.moods)}")
+
+    def ensure_catalog(self, pairs_dir: Path) -> None:
         from catalog.models import EmbeddingSpace, TrackEmbedding
+        from catalog.services.datasets import ingest_musiccaps
+        from catalog.services.ingest import IngestError
 
         space = EmbeddingSpace.objects.filter(name=settings.CATALOG_SPACE).first()
         count = TrackEmbedding.objects.filter(space=space).count() if space else 0
@@ -92,35 +128,26 @@ class Command(BaseCommand):
                 "'minilm-l6-v2' catalog: ingest your catalog first (manage.py ingest_tracks)"
             )
         self.stdout.write("  ingesting MusicCaps with MiniLM caption vectors (a text proxy for audio) ...")
-        args = [] if self.progress else ["--no-progress"]
-        call_command("ingest_musiccaps", *args, stdout=self.stdout, stderr=self.stderr)
+        self.musiccaps_csv()
+        try:
+            with _progress(5521, "clips", self.progress) as progress:
+                report = ingest_musiccaps(encoder=self.encoder(pairs_dir), progress=progress)
+        except IngestError as exc:
+            raise CommandError(f"MusicCaps ingest failed: {exc}") from None
+        self.stdout.write(f"  {report.summary()}")
 
     def ensure_prior(self, pairs_dir: Path, steps: int) -> None:
-        from prior.checkpoint import TRAINING_STATE_FILE, CheckpointError, read_config
+        from prior.checkpoint import TRAINING_STATE_FILE
 
         path = Path(settings.PRIOR_CHECKPOINT)
-        try:
-            done = int((read_config(path).get("metrics") or {}).get("steps") or 0)
-        except CheckpointError:
-            done = 0
+        done = _prior_steps(path)
         if done and (done >= steps or not (path / TRAINING_STATE_FILE).is_file()):
             self.stdout.write(f"  {path} ({done} steps, reused)")
             return
         train_npz = pairs_dir / "train.npz"
         if not train_npz.is_file():
-            self.build_pairs(pairs_dir)
+            self.ensure_pairs(pairs_dir)
         self.train(train_npz, path, steps, resume=done > 0)
-
-    def build_pairs(self, out: Path) -> None:
-        from prior.data.musiccaps import DEFAULT_CSV
-        from prior.encoders.demo_pairs import build_demo_pairs
-
-        csv_path = Path(settings.BASE_DIR) / DEFAULT_CSV
-        if not csv_path.is_file():
-            raise CommandError(f"{csv_path.resolve()}: MusicCaps CSV not found (the demo needs ../shared/data)")
-        self.stdout.write("  rendering SYNTHETIC mood pictures for MusicCaps clips and embedding the captions ...")
-        summary = build_demo_pairs(csv_path, out)
-        self.stdout.write(f"  {summary.n_train} training pairs, moods {json.dumps(summary.moods)}")
 
     def train(self, train_npz: Path, out: Path, steps: int, resume: bool) -> None:
         from prior.config import NetworkConfig, TrainConfig
@@ -204,6 +231,66 @@ class Command(BaseCommand):
             "Offline stand-ins: the image encoder is a colour/light/texture descriptor (not CLIP), and track vectors\n"
             "are MiniLM embeddings of MusicCaps captions (a text proxy, not audio). MusicCaps: CC BY-SA 4.0, Google.\n"
         )
+
+
+class RememberingTextEncoder:
+    """A text encoder that embeds each distinct text once per run (the pairs and the catalog share captions)."""
+
+    def __init__(self, base):
+        self.base = base
+        self.space = base.space
+        self.memory: dict[str, object] = {}
+
+    def __getattr__(self, name: str):
+        return getattr(self.base, name)
+
+    def seed_from_demo_catalog(self, catalog_npz: Path, csv_path: Path) -> None:
+        """``catalog.npz`` holds MiniLM(caption) of every clip, in CSV order: remember them by caption."""
+        if not catalog_npz.is_file():
+            return
+        from prior.data.npz import load_catalog
+        from prior.encoders.demo_pairs import read_musiccaps
+
+        catalog = load_catalog(catalog_npz)
+        if catalog.music_space.name != self.space.name:
+            return
+        vectors = dict(zip((str(i) for i in catalog.ids), catalog.music, strict=True))
+        for clip in read_musiccaps(csv_path):
+            if clip.ytid in vectors:
+                self.memory[clip.caption] = vectors[clip.ytid]
+
+    def encode_texts(self, texts):
+        import numpy as np
+
+        texts = [str(t) for t in texts]
+        todo = list(dict.fromkeys(t for t in texts if t not in self.memory))
+        if todo:
+            self.memory.update(zip(todo, self.base.encode_texts(todo), strict=True))
+        if not texts:
+            return self.base.encode_texts([])
+        return np.stack([self.memory[t] for t in texts]).astype(np.float32)
+
+
+def _prior_steps(path: Path) -> int:
+    """Training steps recorded in the checkpoint at ``path``; 0 when there is none."""
+    from prior.checkpoint import CheckpointError, read_config
+
+    try:
+        return int((read_config(path).get("metrics") or {}).get("steps") or 0)
+    except (CheckpointError, TypeError, ValueError):
+        return 0
+
+
+@contextlib.contextmanager
+def _progress(total: int, unit: str, enabled: bool):
+    """A tqdm bar whose ``update`` the ingest service calls; a no-op when disabled."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit=unit, disable=not enabled, dynamic_ncols=True)
+    try:
+        yield bar.update
+    finally:
+        bar.close()
 
 
 def _relative(path: Path) -> str:
