@@ -27,9 +27,11 @@ demo: setup
 	HOST=$(HOST) PORT=$(PORT) $(PY) manage.py demo --host $(HOST) --port $(PORT)
 
 bench: setup
+	$(PY) manage.py demo --no-serve --no-progress
 	$(PY) bench/catalog.py
 	$(PY) bench/prior_speed.py
 	$(PY) bench/encoders.py
+	$(PY) bench/api.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
