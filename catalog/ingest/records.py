@@ -23,6 +23,7 @@ KNOWN_FIELDS = frozenset(
 )
 MAX_LENGTHS = {"source": 50, "external_id": 200, "title": 500, "artist": 300, "album": 300, "url": 500}
 MAX_TAG_LENGTH = 100
+TRACK_FIELDS = ("title", "artist", "album", "tags", "duration_s", "url", "metadata")
 _url_validator = URLValidator(schemes=["http", "https"])
 
 
@@ -44,7 +45,11 @@ class RowError:
 
 @dataclass
 class TrackRecord:
-    """A parsed row. ``embedding`` may still be missing while ``text``/``audio`` wait for an encoder."""
+    """A parsed row. ``embedding`` may still be missing while ``text``/``audio`` wait for an encoder.
+
+    ``fields`` names the track fields the input row carried: only those overwrite a stored track, so a file of
+    ``external_id`` + ``embedding`` (re-embedding a catalog into a new space) keeps titles, tags and the rest.
+    """
 
     row: int
     source: str
@@ -59,6 +64,7 @@ class TrackRecord:
     embedding: Any = None
     text: str | None = None
     audio: str | None = None
+    fields: frozenset[str] = frozenset(TRACK_FIELDS)
 
 
 def _blank(value: Any) -> bool:
@@ -172,6 +178,7 @@ def parse_record(raw: dict[str, Any], row: int, *, default_source: str = "") -> 
     extra = {k: _extra(v) for k, v in raw.items() if k not in KNOWN_FIELDS and not _blank(v)}
     audio = _text(raw, "audio") or None
     text = _text(raw, "text") or None
+    fields = frozenset(f for f in TRACK_FIELDS if f in raw) | ({"metadata"} if extra else frozenset())
     return TrackRecord(
         row=row,
         source=source,
@@ -186,6 +193,7 @@ def parse_record(raw: dict[str, Any], row: int, *, default_source: str = "") -> 
         embedding=None if _blank_embedding(raw.get("embedding")) else raw.get("embedding"),
         text=text,
         audio=audio,
+        fields=fields,
     )
 
 

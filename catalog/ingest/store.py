@@ -14,14 +14,15 @@ from dataclasses import dataclass
 import numpy as np
 from django.db import connection
 
-from catalog.ingest.records import TrackRecord
+from catalog.ingest.records import TRACK_FIELDS, TrackRecord
 from catalog.models import EmbeddingSpace
 from catalog.vector_index import register_vector_type
 
 STAGE = "catalog_ingest_stage"
-_COLUMNS = "row_no, source, external_id, title, artist, album, tags, duration_s, url, metadata, vector"
-_TYPES = ["int4", "text", "text", "text", "text", "text", "text[]", "float8", "text", "jsonb", "vector"]
-_TRACK_FIELDS = ["title", "artist", "album", "tags", "duration_s", "url", "metadata"]
+_COLUMNS = "row_no, source, external_id, title, artist, album, tags, duration_s, url, metadata, present, vector"
+_TYPES = ["int4", "text", "text", "text", "text", "text", "text[]", "float8", "text", "jsonb", "int4", "vector"]
+_TRACK_FIELDS = list(TRACK_FIELDS)
+_BITS = {name: 1 << i for i, name in enumerate(_TRACK_FIELDS)}  # which fields a row carried
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,8 @@ def create_stage() -> None:
         cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
         cursor.execute(
             f"CREATE TEMP TABLE {STAGE} (row_no int, source text, external_id text, title text, artist text, "
-            "album text, tags text[], duration_s float8, url text, metadata jsonb, vector vector) ON COMMIT DROP"
+            "album text, tags text[], duration_s float8, url text, metadata jsonb, present int, vector vector) "
+            "ON COMMIT DROP"
         )
 
 
@@ -54,7 +56,8 @@ def copy_rows(records: Iterable[tuple[TrackRecord, np.ndarray]]) -> int:
             for record, vector in records:
                 copy.write_row((
                     record.row, record.source, record.external_id, record.title, record.artist, record.album,
-                    record.tags, record.duration_s, record.url, Jsonb(record.metadata), vector,
+                    record.tags, record.duration_s, record.url, Jsonb(record.metadata),
+                    sum(_BITS[f] for f in record.fields), vector,
                 ))
                 count += 1
     return count
@@ -77,26 +80,29 @@ def drop_staged(rows: list[int]) -> None:
 
 
 def upsert(space: EmbeddingSpace) -> UpsertCounts:
-    """Staged rows -> tracks (by source + external_id) and their vectors in ``space``; unchanged rows untouched."""
-    assignments = ", ".join(f"{f} = EXCLUDED.{f}" for f in _TRACK_FIELDS)
+    """Staged rows -> tracks (by source + external_id) and their vectors in ``space``; unchanged rows untouched.
+
+    New tracks are inserted; existing ones get the fields their row carried (``present`` bits), and are only
+    rewritten when a value differs.
+    """
+    merged = [f"CASE WHEN s.present & {_BITS[f]} <> 0 THEN s.{f} ELSE t.{f} END" for f in _TRACK_FIELDS]
+    assignments = ", ".join(f"{f} = {value}" for f, value in zip(_TRACK_FIELDS, merged, strict=True))
     current = ", ".join(f"t.{f}" for f in _TRACK_FIELDS)
-    incoming = ", ".join(f"EXCLUDED.{f}" for f in _TRACK_FIELDS)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM {STAGE}")
         total = int(cursor.fetchone()[0])
         cursor.execute(
-            f"INSERT INTO catalog_track AS t (source, external_id, {', '.join(_TRACK_FIELDS)}, created_at, updated_at)"
-            f" SELECT source, external_id, title, artist, album, tags, duration_s, url, metadata, now(), now()"
-            f" FROM {STAGE} ORDER BY row_no"
-            " ON CONFLICT ON CONSTRAINT track_source_external_id_unique DO UPDATE"
-            f" SET {assignments}, updated_at = EXCLUDED.updated_at"
-            f" WHERE ({current}) IS DISTINCT FROM ({incoming})"
-            " RETURNING t.id, (t.xmax = 0) AS inserted"
+            f"INSERT INTO catalog_track (source, external_id, {', '.join(_TRACK_FIELDS)}, created_at, updated_at)"
+            f" SELECT source, external_id, {', '.join(_TRACK_FIELDS)}, now(), now() FROM {STAGE} ORDER BY row_no"
+            " ON CONFLICT ON CONSTRAINT track_source_external_id_unique DO NOTHING RETURNING id"
         )
-        created: set[int] = set()
-        changed: set[int] = set()
-        for track_id, inserted in cursor.fetchall():
-            (created if inserted else changed).add(int(track_id))
+        created = {int(track_id) for (track_id,) in cursor.fetchall()}
+        cursor.execute(
+            f"UPDATE catalog_track t SET {assignments}, updated_at = now() FROM {STAGE} s"
+            " WHERE t.source = s.source AND t.external_id = s.external_id"
+            f" AND ({current}) IS DISTINCT FROM ({', '.join(merged)}) RETURNING t.id"
+        )
+        changed = {int(track_id) for (track_id,) in cursor.fetchall()}
         cursor.execute(
             "INSERT INTO catalog_trackembedding AS e (track_id, space_id, vector, updated_at)"
             f" SELECT t.id, %s, s.vector, now() FROM {STAGE} s"

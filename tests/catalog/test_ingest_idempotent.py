@@ -46,3 +46,20 @@ def test_same_external_id_in_two_sources_are_two_tracks(tmp_path):
     report = ingest_file(path, space="s8", source="two")
     assert report.created == 3
     assert Track.objects.filter(external_id="t0").count() == 2
+
+
+def test_columns_absent_from_the_input_keep_their_values(tmp_path):
+    """Re-embedding into a new space from a file of ids and vectors must not wipe titles, tags or metadata."""
+    rows, vectors = track_rows(4, DIM)
+    ingest_file(write_csv(tmp_path / "full.csv", rows, vectors), space="s8", dimension=DIM)
+    vectors_only = tmp_path / "vectors.jsonl"
+    vectors_only.write_text("".join(f'{{"external_id": "t{i}", "embedding": [1, {i}, 0, 0]}}\n' for i in range(4)))
+    report = ingest_file(vectors_only, space="new-4", dimension=4)
+    assert (report.created, report.updated, report.unchanged) == (0, 4, 0)
+    track = Track.objects.get(external_id="t2")
+    assert (track.title, track.tags, track.metadata) == ("Track 2", ["rock", "tag0"], {"n": 2})
+    retitle = tmp_path / "retitle.jsonl"
+    retitle.write_text('{"external_id": "t2", "title": "", "embedding": [1, 2, 0, 0]}\n')
+    assert ingest_file(retitle, space="new-4").updated == 1
+    track.refresh_from_db()
+    assert (track.title, track.artist) == ("", "Artist 2")  # a blank value that IS given does overwrite
