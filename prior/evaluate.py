@@ -13,6 +13,8 @@ One protocol for every method, so numbers are comparable:
 
 Methods: ``regression``; ``regression+steer`` = normalise(prediction + k * steer) (the steering text added to
 the point estimate); ``diffusion``; ``diffusion+steer`` (Diff4Steer's gradient steering with the pair's steering
+text, ``steer_schedule`` constant | sigma2 | snr; or, with the pseudo-schedule ``additive``, the baseline's own
+form applied to every seed: normalise(seed + k * steer), so both methods can be compared under one steering form)
 text); ``oracle`` (exact posterior samples, synthetic world only).
 """
 
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +32,7 @@ from prior.metrics import estimate, fmd, hits_at_k, miscs, paired_difference, ra
 from prior.retrieval import per_seed_top_k, reciprocal_rank_fusion, round_robin_merge
 
 RETRIEVE_K = 100
+ADDITIVE = "additive"  # pseudo steering schedule: post-hoc normalise(seed + k * steer) instead of the gradient
 MERGES = {"round_robin": round_robin_merge, "rrf": reciprocal_rank_fusion}
 
 
@@ -159,6 +162,9 @@ def diffusion_seeds(prior, data: EvalData, choice: SamplingChoice, batch: int = 
     cond, steer = data.pairs.cond, data.pairs.steer
     if choice.steer_k and steer is None:
         raise DataError("steering asked for, but the pairs carry no 'steer' vectors")
+    if choice.steer_schedule == ADDITIVE:
+        seeds, ms = diffusion_seeds(prior, data, replace(choice, steer_k=0.0, steer_schedule=None), batch)
+        return additive_steer(seeds, steer, choice.steer_k), ms
 
     def produce(rows: slice) -> np.ndarray:
         steer_terms = [(steer[rows], choice.steer_k)] if choice.steer_k else []
@@ -174,6 +180,13 @@ def diffusion_seeds(prior, data: EvalData, choice: SamplingChoice, batch: int = 
         )
 
     return timed_batches(produce, len(cond), batch)
+
+
+def additive_steer(seeds: np.ndarray, steer: np.ndarray | None, k: float) -> np.ndarray:
+    """normalise(seed + k * steer) for every seed ``[Q, S, D]`` (the regression+steer form, per seed)."""
+    if not k:
+        return seeds
+    return l2_normalise(seeds + k * np.asarray(steer, np.float32)[:, None, :])
 
 
 def oracle_seeds(world, data: EvalData, n_seeds: int = 16, seed: int = 0) -> tuple[np.ndarray, float]:

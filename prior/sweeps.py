@@ -12,7 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
-from prior.evaluate import EvalData, SamplingChoice, diffusion_seeds, regression_seeds, score_seeds
+from prior.evaluate import (
+    ADDITIVE,
+    EvalData,
+    SamplingChoice,
+    additive_steer,
+    diffusion_seeds,
+    regression_seeds,
+    score_seeds,
+)
 
 CFG_WEIGHTS = (-1.0, 0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
 NFE_GRID = {"heun": (3, 7, 15, 31), "dpmpp_2m": (4, 8, 16, 32)}
@@ -22,6 +30,7 @@ STEER_GRID = {
     "constant": (0.01, 0.03, 0.1, 0.3),
     "sigma2": (0.1, 1.0, 10.0, 100.0),
     "snr": (0.03, 0.1, 0.3, 1.0),
+    ADDITIVE: (0.25, 0.5, 1.0, 2.0, 4.0),  # post-hoc, costs no sampling: one unsteered draw serves every k
 }
 REGRESSION_STEER_KS = (0.25, 0.5, 1.0, 2.0, 4.0)
 
@@ -88,11 +97,17 @@ def steer_sweep(
     """
     if data.pairs.steer is None:
         raise ValueError("the pairs carry no 'steer' vectors")
-    diffusion_rows = [
-        _row(prior, data, replace(base, steer_k=float(k), steer_schedule=s), batch, schedule=s, k=float(k))
-        for s, ks in (grid or STEER_GRID).items()
-        for k in ks
-    ]
+    diffusion_rows = []
+    for schedule, ks in (grid or STEER_GRID).items():
+        if schedule == ADDITIVE:
+            seeds, ms = diffusion_seeds(prior, data, replace(base, steer_k=0.0), batch)
+            for k in ks:
+                steered = additive_steer(seeds, data.pairs.steer, float(k))
+                diffusion_rows.append({"schedule": schedule, "k": float(k), **score_seeds(steered, data, ms)})
+            continue
+        for k in ks:
+            choice = replace(base, steer_k=float(k), steer_schedule=schedule)
+            diffusion_rows.append(_row(prior, data, choice, batch, schedule=schedule, k=float(k)))
     regression_rows = []
     for k in regression_ks:
         seeds, ms = regression_seeds(baseline, data, steer_k=float(k))

@@ -35,7 +35,11 @@ def _common(parser: argparse.ArgumentParser, baseline_required: bool) -> None:
     parser.add_argument("--sampler", default=None, help="reference | heun | dpmpp_2m (default: checkpoint's)")
     parser.add_argument("--nfe", type=int, default=None, help="network evaluations (default: checkpoint's)")
     parser.add_argument("--guidance", type=float, default=None, help="CFG weight w (default: checkpoint's)")
-    parser.add_argument("--steer-schedule", default=None, help="constant | sigma2 | snr (default: checkpoint's)")
+    parser.add_argument(
+        "--steer-schedule",
+        default=None,
+        help="constant | sigma2 | snr (gradient steering), or additive (default: checkpoint's)",
+    )
     parser.add_argument("--limit", type=int, default=None, help="use only the first N queries")
     parser.add_argument("--batch", type=int, default=64, help="queries per sampling batch")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (results are reproducible)")

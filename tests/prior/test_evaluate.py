@@ -8,7 +8,15 @@ import pytest
 from prior.config import SamplingConfig
 from prior.data.npz import l2_normalise
 from prior.data.synthetic import World, WorldConfig, write_world
-from prior.evaluate import SamplingChoice, evaluate_all, load_eval_data, merged_lists, plot_methods, score_seeds
+from prior.evaluate import (
+    SamplingChoice,
+    additive_steer,
+    evaluate_all,
+    load_eval_data,
+    merged_lists,
+    plot_methods,
+    score_seeds,
+)
 from prior.sweeps import best_row, cfg_sweep, plot_cfg, plot_nfe, plot_steer, steer_sweep
 
 SMALL = WorldConfig(n_clusters=5, catalog_size=1200, n_train=50, n_val=60, n_test=80)
@@ -93,8 +101,10 @@ def test_sweeps_and_plots(setup, tmp_path):
     rows = cfg_sweep(prior, small, base, weights=(0.0, 1.0))
     assert [r["guidance"] for r in rows] == [0.0, 1.0]
     assert plot_cfg(rows, tmp_path / "cfg.png").stat().st_size > 0
-    steer = steer_sweep(prior, MeanBaseline(world), small, base, grid={"constant": (0.1, 1.0)}, regression_ks=(1.0,))
-    assert steer["best"]["diffusion+steer"]["schedule"] == "constant"
+    steer = steer_sweep(
+        prior, MeanBaseline(world), small, base, grid={"constant": (0.1, 1.0), "additive": (1.0,)}, regression_ks=(1.0,)
+    )
+    assert [r["schedule"] for r in steer["diffusion+steer"]] == ["constant", "constant", "additive"]
     assert plot_steer(steer, tmp_path / "steer.png").stat().st_size > 0
     nfe_rows = [dict(r, sampler=s, nfe=n) for r, s, n in zip(rows, ("heun", "reference"), (7, 256), strict=True)]
     assert plot_nfe(nfe_rows, tmp_path / "nfe.png").stat().st_size > 0
@@ -109,3 +119,13 @@ def test_best_row_prefers_recall100_then_recall10():
         {"recall@100": 0.4, "recall@10": 0.9, "k": 3},
     ]
     assert best_row(rows)["k"] == 2
+
+
+def test_additive_steering_is_the_regression_form_per_seed(setup):
+    world, data, _ = setup
+    small = data.subset(10)
+    seeds = additive_steer(np.ones((10, 3, small.pairs.music.shape[1]), np.float32), small.pairs.steer, 2.0)
+    np.testing.assert_allclose(np.linalg.norm(seeds, axis=-1), 1.0, rtol=1e-5)
+    choice = SamplingChoice(n_seeds=3, steer_k=1.0, steer_schedule="additive")
+    result = evaluate_all(OraclePrior(world), MeanBaseline(world), small, choice)
+    assert result["settings"]["steer_schedule"] == "additive" and "diffusion+steer" in result
