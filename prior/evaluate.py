@@ -231,7 +231,10 @@ def evaluate_all(
 
     record("regression", *regression_seeds(baseline, data))
     unsteered = SamplingChoice(**{**choice.__dict__, "steer_k": 0.0})
-    record("diffusion", *diffusion_seeds(prior, data, unsteered, batch))
+    seeds, ms = diffusion_seeds(prior, data, unsteered, batch)
+    record("diffusion", seeds, ms)
+    other_merge = "rrf" if merge == "round_robin" else "round_robin"
+    result[f"diffusion/{other_merge}"] = score_seeds(seeds, data, ms, other_merge)  # same seeds, other merge
     if data.pairs.steer is not None:
         record("regression+steer", *regression_seeds(baseline, data, steer_k=regression_steer_k))
         if choice.steer_k:

@@ -61,6 +61,7 @@ def test_evaluate_all_blocks_and_keys(setup):
         for key in ("recall@10", "recall@100", "triplet_acc", "miscs", "fmd", "ms_per_query", "recall@100_se", "n"):
             assert key in result[block], (block, key)
         assert "_hits@100" not in result[block]
+    assert "diffusion/rrf" in result
     assert result["regression"]["miscs"] == 1.0 and result["diffusion"]["miscs"] < 0.6
     assert result["diffusion"]["recall@100"] > result["regression"]["recall@100"] + 0.1
     assert result["comparisons"]["diffusion - regression"]["z"] > 2
