@@ -83,3 +83,16 @@ def test_extra_columns_go_to_metadata_and_pipe_tags(tmp_path):
     track = Track.objects.get()
     assert track.tags == ["a", "b", "c"]
     assert track.metadata == {"mood": "calm"}
+
+
+def test_defer_index_is_rebuilt_when_the_load_is_rejected(tmp_path):
+    from catalog.models import EmbeddingSpace
+    from catalog.services.ingest import IngestRejected, ingest_file
+
+    rows, vectors = track_rows(4, DIM)
+    ingest_file(write_csv(tmp_path / "a.csv", rows[:2], vectors[:2]), space="fmt", dimension=DIM)
+    vectors[3] = 0.0
+    with pytest.raises(IngestRejected):
+        ingest_file(write_csv(tmp_path / "b.csv", rows, vectors), space="fmt", defer_index=True)
+    assert has_index(EmbeddingSpace.objects.get(name="fmt"))
+    assert Track.objects.count() == 2
