@@ -1,0 +1,69 @@
+"""``manage.py demo`` on a machine where everything is already built: it reuses it all and only checks and loads."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from tests.worker.conftest import MUSIC_SPACE
+
+
+@pytest.fixture
+def built_demo(served_prior, settings, tmp_path):
+    """A catalog with a track in the prior's space, the prior trained, VAR_DIR in a temp dir."""
+    from catalog.models import EmbeddingSpace, Track, TrackEmbedding
+
+    settings.VAR_DIR = tmp_path
+    settings.IMAGE_ENCODER, settings.TEXT_ENCODER = "palette", "minilm"
+    track = Track.objects.create(source="test", external_id="t1", title="A track")
+    vector = np.ones(MUSIC_SPACE.dim, np.float32) / np.sqrt(MUSIC_SPACE.dim)
+    TrackEmbedding.objects.create(track=track, space=EmbeddingSpace.objects.get(name=MUSIC_SPACE.name), vector=vector)
+    return tmp_path
+
+
+def test_second_run_reuses_everything(built_demo):
+    out = io.StringIO()
+    call_command("demo", "--no-serve", "--no-progress", "--steps", "50", stdout=out)
+    text = out.getvalue()
+    assert "not needed: the prior is already trained" in text
+    assert "1 tracks in space minilm-l6-v2 (reused)" in text
+    assert "50 steps, reused" in text
+    assert "palette-v1 -> minilm-l6-v2" in text
+    for name in ("dark-cold", "bright-warm"):
+        assert (built_demo / "demo" / f"{name}.png").is_file()
+
+
+def test_bad_port_is_a_clear_error(built_demo):
+    with pytest.raises(CommandError, match="--port"):
+        call_command("demo", "--port", "70000", stdout=io.StringIO())
+
+
+def test_other_empty_catalog_space_is_not_built(served_prior, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    settings.CATALOG_SPACE = "clap-v1"
+    with pytest.raises(CommandError, match="ingest your catalog first"):
+        call_command("demo", "--no-serve", "--no-progress", "--steps", "50", stdout=io.StringIO())
+
+
+def test_remembering_encoder_embeds_each_text_once():
+    from recommend.management.commands.demo import RememberingTextEncoder
+
+    class Counting:
+        space = MUSIC_SPACE
+        calls: list[list[str]] = []
+
+        def encode_texts(self, texts):
+            self.calls.append(list(texts))
+            return np.stack([np.full(MUSIC_SPACE.dim, len(t), np.float32) for t in texts])
+
+    base = Counting()
+    encoder = RememberingTextEncoder(base)
+    first = encoder.encode_texts(["a", "bb", "a"])
+    second = encoder.encode_texts(["bb", "ccc"])
+    assert base.calls == [["a", "bb"], ["ccc"]]
+    assert first.shape == (3, MUSIC_SPACE.dim) and first[0, 0] == 1 and second[1, 0] == 3
+    assert encoder.space == MUSIC_SPACE
