@@ -124,6 +124,8 @@ def compute_playlist(
         seeds = engine.sample_seeds(cond, n_seeds, guidance, steer, seed=rng_seed)
     except SamplingUnavailable as exc:
         raise unavailable(exc) from None
+    except ValueError as exc:  # the prior refused the input (validated above, so a model/session mismatch)
+        raise ApiError(f"The prior refused the request: {exc}", code="sampling_rejected") from None
     timings["sample"] = (time.perf_counter() - t1) * 1000
     t2 = time.perf_counter()
     per_seed = nearest_tracks(space, seeds, k_per_seed(size), exclude=set(exclude) | set(pinned))

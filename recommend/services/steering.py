@@ -14,10 +14,12 @@ from collections.abc import Iterable, Sequence
 from django.db import transaction
 
 from config.errors import ApiError
+from recommend import engine
 from recommend.models import MAX_TAGS, TAG_MAX_LENGTH, Playlist, Session, SteeringEvent
 from recommend.selectors import get_session, latest_version, served_track_ids
-from recommend.services.playlist import compute_playlist, store_playlist
+from recommend.services.playlist import compute_playlist, store_playlist, unavailable
 from recommend.services.steering_vectors import SteeringState
+from worker.errors import SamplingUnavailable
 
 
 def clean_tags(tags: Iterable[str], field: str = "tags") -> list[str]:
@@ -47,6 +49,20 @@ def _accumulate(old: Sequence[str], new: Sequence[str], removed: Sequence[str], 
     return kept[-limit:]
 
 
+def check_current(session: Session) -> None:
+    """409 when the prior was replaced by one with another condition space: the stored query cannot be reused."""
+    try:
+        current = engine.cond_space()
+    except SamplingUnavailable as exc:
+        raise unavailable(exc) from None
+    if session.cond_space != current.name or len(session.query_embedding) != current.dim:
+        raise ApiError(
+            "This session was started with a model that is no longer served; start a new session.",
+            code="session_outdated", status_code=409,
+            details={"session_space": session.cond_space, "current_space": current.name},
+        )
+
+
 def steer_session(session: Session, tags: Sequence[str] = (), avoid: Sequence[str] = ()) -> Playlist:
     """Add ``tags`` / ``avoid`` to the session's steering state and store the next playlist version."""
     tags, avoid = clean_tags(tags), clean_tags(avoid, field="avoid")
@@ -56,6 +72,7 @@ def steer_session(session: Session, tags: Sequence[str] = (), avoid: Sequence[st
     limit = MAX_TAGS
     with transaction.atomic():
         session = get_session(session.pk, for_update=True)
+        check_current(session)
         session.tags = _accumulate(session.tags, tags, avoid, limit)
         session.avoid = _accumulate(session.avoid, avoid, tags, limit)
         liked = [t for t in session.liked if t not in set(session.skipped)]

@@ -159,3 +159,12 @@ def test_no_prior_is_503_and_stores_nothing(api, settings, tmp_path):
         assert counts() == before
     finally:
         engine.reset()  # the settings fixture restores PRIOR_CHECKPOINT; the next call reloads the tiny prior
+
+
+def test_session_from_a_replaced_model_is_409(api):
+    session_id, token, _ = start(api, size=3)
+    Session.objects.filter(pk=session_id).update(cond_space="clip-vit-b-32")
+    before = counts()
+    error = assert_error(steer(api, session_id, token, tags=["jazz"]), 409, "session_outdated")
+    assert error["details"] == {"session_space": "clip-vit-b-32", "current_space": "palette-v1"}
+    assert counts() == before
