@@ -28,5 +28,5 @@ class Command(BaseCommand):
             with progress_bar(opts["limit"] or SIZES[split], f"tracks ({split})", not opts["no_progress"]) as bar:
                 run_ingest(self, lambda split=split, bar=bar: ingest_jamendo(
                     split=split, limit=opts["limit"], skip_invalid=opts["skip_invalid"], progress=bar,
-                ))
+                ), bar)
         self.stdout.write("Vectors are MiniLM embeddings of the tags: a text proxy, not audio (DESIGN.md §5).")

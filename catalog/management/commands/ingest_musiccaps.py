@@ -25,5 +25,5 @@ class Command(BaseCommand):
         with progress_bar(total, "clips", not opts["no_progress"]) as progress:
             run_ingest(self, lambda: ingest_musiccaps(
                 limit=opts["limit"], split=opts["split"], skip_invalid=opts["skip_invalid"], progress=progress,
-            ))
+            ), progress)
         self.stdout.write("Vectors are MiniLM embeddings of the captions: a text proxy, not audio (DESIGN.md §5).")

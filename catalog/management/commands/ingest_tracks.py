@@ -49,7 +49,7 @@ class Command(BaseCommand):
                 sidecar=opts["embeddings"], dimension=opts["dimension"], encoder=opts["encoder"],
                 skip_invalid=opts["skip_invalid"], defer_index=opts["defer_index"], audio_dir=opts["audio_dir"],
                 music_encoder=music_encoder, progress=progress,
-            ))
+            ), progress)
 
 
 def _total(opts) -> int | None:
