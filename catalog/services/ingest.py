@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from catalog.ingest import store
@@ -100,6 +101,10 @@ def _resolve_space(name: str, dimension: int | None, encoder: str, prior_space) 
             raise IngestError(
                 f"unknown embedding space {name!r} (known: {known}); give its dimension to create it", "unknown_space"
             )
+        try:
+            EmbeddingSpace._meta.get_field("name").run_validators(name)
+        except ValidationError as exc:
+            raise IngestError(f"invalid space name {name!r}: {' '.join(exc.messages)}", "invalid_space") from None
         return None, True
     if dimension is not None and existing.dimension != int(dimension):
         raise IngestError(f"space {name!r} holds {existing.dimension}-d vectors, not {dimension}-d; "
@@ -164,8 +169,10 @@ def _create_space(name: str, dimension: int | None, encoder: str, prior_space) -
             return ensure_space(name, prior_space.dim, prior_space.encoder, prior_space.version,
                                 is_proxy=prior_space.proxy, with_index=False)
         return ensure_space(name, int(dimension), encoder, with_index=False)
-    except (SpaceConflictError, ValueError) as exc:
+    except SpaceConflictError as exc:
         raise IngestError(str(exc), "space_conflict") from None
+    except ValueError as exc:  # e.g. a dimension the index cannot hold
+        raise IngestError(str(exc), "invalid_space") from None
 
 
 def _checked(items: Iterable[Item], dimension: int, errors: list[RowError],

@@ -147,3 +147,11 @@ def test_unreadable_files_are_one_line_errors(tmp_path):
                           ("x.parquet", "not a readable Parquet file"), ("noid.csv", "no external_id")]:
         with pytest.raises(CommandError, match=message):
             call_command("ingest_tracks", str(tmp_path / name), space="v4", no_progress=True)
+
+
+def test_new_space_name_and_dimension_are_checked(bad_file):
+    with pytest.raises(IngestError, match="invalid space name 'My Space'"):
+        ingest_file(bad_file, space="My Space", dimension=DIM)
+    with pytest.raises(IngestError, match="dimension must be between 1 and 2000"):
+        ingest_file(bad_file, space="huge", dimension=5000)
+    assert not EmbeddingSpace.objects.exists()
