@@ -87,7 +87,7 @@ class Command(BaseCommand):
         if self.text_encoder is None:
             from prior.encoders import get_text_encoder
 
-            self.text_encoder = RememberingTextEncoder(get_text_encoder(settings.TEXT_ENCODER))
+            self.text_encoder = RememberingTextEncoder(get_text_encoder(settings.TEXT_ENCODER), self.progress)
             self.text_encoder.seed_from_demo_catalog(pairs_dir / "catalog.npz", self.musiccaps_csv())
         return self.text_encoder
 
@@ -236,9 +236,10 @@ class Command(BaseCommand):
 class RememberingTextEncoder:
     """A text encoder that embeds each distinct text once per run (the pairs and the catalog share captions)."""
 
-    def __init__(self, base):
+    def __init__(self, base, progress: bool = False):
         self.base = base
         self.space = base.space
+        self.progress = progress
         self.memory: dict[str, object] = {}
 
     def __getattr__(self, name: str):
@@ -264,8 +265,12 @@ class RememberingTextEncoder:
 
         texts = [str(t) for t in texts]
         todo = list(dict.fromkeys(t for t in texts if t not in self.memory))
-        if todo:
-            self.memory.update(zip(todo, self.base.encode_texts(todo), strict=True))
+        chunk = 256  # a bar that moves: embedding every MusicCaps text takes minutes on a small CPU
+        with _progress(len(todo), "texts", self.progress and len(todo) > chunk) as advance:
+            for start in range(0, len(todo), chunk):
+                part = todo[start : start + chunk]
+                self.memory.update(zip(part, self.base.encode_texts(part), strict=True))
+                advance(len(part))
         if not texts:
             return self.base.encode_texts([])
         return np.stack([self.memory[t] for t in texts]).astype(np.float32)
