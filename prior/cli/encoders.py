@@ -68,7 +68,12 @@ def run_make_demo_pairs(args: argparse.Namespace) -> int:
         raise CliError("--limit must be at least 2")
     try:
         summary = build_demo_pairs(
-            csv_path, args.out, images_per_clip=args.images_per_clip, seed=args.seed, limit=args.limit
+            csv_path,
+            args.out,
+            images_per_clip=args.images_per_clip,
+            seed=args.seed,
+            limit=args.limit,
+            progress=lambda line: print(line, file=sys.stderr, flush=True),
         )
     except (ValueError, OSError) as exc:
         raise CliError(str(exc)) from None

@@ -29,7 +29,7 @@ import ast
 import csv
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -213,11 +213,12 @@ def build_demo_pairs(
     limit: int | None = None,
     image_encoder=None,
     text_encoder=None,
+    progress: Callable[[str], None] | None = None,
 ) -> DemoPairsSummary:
     """Write ``train.npz``, ``test.npz``, ``catalog.npz`` (DESIGN.md §6) and ``demo_pairs.json`` to ``out_dir``.
 
     ``cond`` lives in the palette space, ``music``/``steer`` in the MiniLM text-proxy space; both are recorded in
-    the files. Deterministic for a given ``seed``.
+    the files. Deterministic for a given ``seed``. ``progress`` receives one line per stage (the CLI prints it).
     """
     from prior.encoders import get_image_encoder, get_text_encoder
 
@@ -233,10 +234,13 @@ def build_demo_pairs(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
+    say = progress or (lambda _line: None)
+    say(f"embedding {len(clips)} captions and aspect lists with {text_encoder.space.name}")
     music = text_encoder.encode_texts([c.caption for c in clips])
     steer = text_encoder.encode_texts([", ".join(c.aspects) or c.caption for c in clips])
     moods = [mood_from_aspects(c.aspects, c.caption) for c in clips]
 
+    say(f"rendering and describing pictures ({images_per_clip} per training clip, 1 per test clip)")
     cond_rows: list[np.ndarray] = []
     clip_of_row: list[int] = []
     for index, (clip, mood) in enumerate(zip(clips, moods, strict=True)):
