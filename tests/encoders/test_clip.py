@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -93,3 +95,26 @@ def test_wrong_kind_and_unknown_names():
         get_image_encoder("minilm")
     with pytest.raises(EncoderError, match="unknown encoder"):
         get_image_encoder("dalle")
+
+
+def test_found_by_repository_id_in_the_hf_cache(tiny_clip_dir, tmp_path):
+    """The production default path: a repository id resolved from the Hugging Face cache, offline."""
+    import shutil
+    import subprocess
+    import sys
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hf" / "hub" / "models--tiny-owner--tiny-clip"
+    shutil.copytree(tiny_clip_dir, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    script = (
+        "from prior.encoders import get_image_encoder; from PIL import Image; "
+        "e = get_image_encoder('clip', model='tiny-owner/tiny-clip', device='cpu'); "
+        "print(e.space.encoder, e.encode_images([Image.new('RGB', (9, 9))]).shape)"
+    )
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"}
+    env.pop("HF_HUB_CACHE", None)
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().endswith("tiny-owner/tiny-clip (1, 16)")
