@@ -92,6 +92,47 @@ def get_prior():
         return _cache["prior"]
 
 
+def prior_spaces():
+    """``(cond_space, music_space)`` of the configured prior, checked against the catalog, WITHOUT its weights.
+
+    A web process that sends sampling to Celery workers needs the spaces (to check encoders and client
+    embeddings) but not the network; this reads only the checkpoint's config.json.
+    """
+    spaces = _cache.get("spaces")
+    if spaces is not None:
+        return spaces
+    with _lock:
+        if "spaces" not in _cache:
+            if "prior" in _cache:
+                prior = _cache["prior"]
+                _cache["spaces"] = (prior.cond_space, prior.music_space)
+            else:
+                _cache["spaces"] = _read_spaces()
+        return _cache["spaces"]
+
+
+def _read_spaces():
+    from prior.checkpoint import CheckpointError, read_config
+    from prior.spaces import EmbeddingSpace, SpaceMismatchError
+
+    path = Path(settings.PRIOR_CHECKPOINT)
+    if not (path / "config.json").is_file():
+        raise PriorNotReady(f"no prior checkpoint at {path}: {FIX_HINT}")
+    try:
+        config = read_config(path)
+        cond, music = EmbeddingSpace.from_dict(config["cond_space"]), EmbeddingSpace.from_dict(config["music_space"])
+    except (CheckpointError, KeyError, TypeError, ValueError) as exc:
+        raise PriorNotReady(f"cannot read the prior at {path}: {exc}") from None
+    try:
+        catalog_space().check_matches(music, what=f"music space of checkpoint {path}")
+    except SpaceMismatchError as exc:
+        raise PriorNotReady(
+            f"the prior at {path} does not fit the catalog ({exc}); train a prior on the catalog's space "
+            f"or point CATALOG_SPACE at the space the prior was trained for"
+        ) from None
+    return cond, music
+
+
 def _load_encoder(kind: str, name: str):
     from prior import encoders
     from prior.encoders.base import EncoderError
@@ -112,10 +153,10 @@ def get_image_encoder():
         if "image" not in _cache:
             from prior.spaces import SpaceMismatchError
 
-            prior = get_prior()
+            cond_space, _ = prior_spaces()
             encoder = _load_encoder("image", settings.IMAGE_ENCODER)
             try:
-                prior.cond_space.check_matches(encoder.space, what=f"image encoder {settings.IMAGE_ENCODER!r} space")
+                cond_space.check_matches(encoder.space, what=f"image encoder {settings.IMAGE_ENCODER!r} space")
             except SpaceMismatchError as exc:
                 raise PriorNotReady(f"{exc}: set IMAGE_ENCODER to the encoder the prior was trained with") from None
             _cache["image"] = encoder
@@ -131,10 +172,10 @@ def get_text_encoder():
         if "text" not in _cache:
             from prior.spaces import SpaceMismatchError
 
-            prior = get_prior()
+            _, music_space = prior_spaces()
             encoder = _load_encoder("text", settings.TEXT_ENCODER)
             try:
-                prior.music_space.check_matches(encoder.space, what=f"text encoder {settings.TEXT_ENCODER!r} space")
+                music_space.check_matches(encoder.space, what=f"text encoder {settings.TEXT_ENCODER!r} space")
             except SpaceMismatchError as exc:
                 raise PriorNotReady(f"{exc}: set TEXT_ENCODER to an encoder of the catalog's space") from None
             _cache["text"] = encoder
@@ -144,10 +185,19 @@ def get_text_encoder():
 def readiness(encoders: bool = True) -> tuple[bool, str]:
     """``(ok, detail)`` for /readyz: checkpoint present, loads, spaces match the catalog (and the encoders).
 
-    Never raises: anything wrong comes back as ``(False, what to do about it)``.
+    With a broker configured the weights live on the Celery workers, so this process only checks the spaces
+    (config.json); without one it loads the prior, as the first request would. Never raises: anything wrong
+    comes back as ``(False, what to do about it)``.
     """
+    from worker.tasks import uses_broker
+
     try:
-        prior = get_prior()
+        if uses_broker():
+            cond_space, music_space = prior_spaces()
+            where = "Celery workers"
+        else:
+            prior = get_prior()
+            cond_space, music_space, where = prior.cond_space, prior.music_space, str(prior.device)
         if encoders:
             get_image_encoder()
             get_text_encoder()
@@ -155,7 +205,4 @@ def readiness(encoders: bool = True) -> tuple[bool, str]:
         return False, str(exc)
     except Exception as exc:  # a database error, a broken install: report it, do not crash the probe
         return False, f"prior not ready: {type(exc).__name__}: {exc}"
-    return True, (
-        f"prior {Path(settings.PRIOR_CHECKPOINT).name} on {prior.device}: "
-        f"{prior.cond_space.name} -> {prior.music_space.name}"
-    )
+    return True, f"prior {Path(settings.PRIOR_CHECKPOINT).name} on {where}: {cond_space.name} -> {music_space.name}"

@@ -88,3 +88,14 @@ def test_unknown_encoder_name_is_a_clear_error(served_prior, settings):
     settings.TEXT_ENCODER = "no-such-encoder"
     ok, detail = runtime.readiness()
     assert not ok and "no-such-encoder" in detail
+
+
+def test_with_a_broker_readiness_reads_spaces_without_loading_weights(served_prior, settings):
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # never contacted: readiness checks spaces only
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.IMAGE_ENCODER, settings.TEXT_ENCODER = "palette", "minilm"
+    ok, detail = runtime.readiness()
+    assert ok, detail
+    assert "Celery workers" in detail
+    assert "prior" not in runtime._cache
+    assert runtime.prior_spaces() == (runtime.get_prior().cond_space, MUSIC_SPACE)
