@@ -8,7 +8,9 @@ Prints ONE JSON object: p50/p95 milliseconds per query for each (sampler, NFE) t
 peak matmul FLOP/s (a large sgemm) measured in the same run, so the two can be compared on the same machine state.
 Without ``--checkpoint`` the default network (:class:`prior.config.NetworkConfig`) is randomly initialised at
 ``--cond-dim``/``--music-dim``: latency does not depend on the weights. Other processes on the machine add noise;
-``load_average`` in the output says how busy it was.
+``load_average`` in the output says how busy it was, and ``cpu_ms_p50`` (this process's CPU time per query, all
+threads) is what the query costs when it does not wait for the cores; on a busy machine, 2 OpenMP threads spin
+against other processes and wall time balloons far beyond it.
 """
 
 from __future__ import annotations
@@ -43,15 +45,23 @@ def forward_flops(cfg: NetworkConfig, rows: int, emb_rows: int) -> int:
     return 2 * (rows * per_row + emb_rows * per_emb)
 
 
-def timed(fn, repeats: int, warmup: int = 2) -> list[float]:
+def timed(fn, repeats: int, warmup: int = 2, cpu: list[float] | None = None) -> list[float]:
+    """Wall milliseconds per call; with ``cpu``, also this process's CPU milliseconds (all threads) per call."""
     for _ in range(warmup):
         fn()
     out = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
         out.append((time.perf_counter() - start) * 1000)
+        if cpu is not None:
+            cpu.append((time.process_time() - start_cpu) * 1000)
     return out
+
+
+def summary(wall: list[float], cpu: list[float]) -> dict:
+    return {"p50_ms": round(percentile(wall, 50), 2), "p95_ms": round(percentile(wall, 95), 2),
+            "cpu_ms_p50": round(percentile(cpu, 50), 2)}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -173,15 +183,16 @@ def main(argv: list[str] | None = None) -> int:
     for name in [s for s in args.samplers.split(",") if s]:
         latency[name] = {}
         for nfe in [int(n) for n in args.nfe.split(",") if n]:
-            ms = timed(query(name, nfe), args.repeats)
-            latency[name][str(nfe)] = {"p50_ms": round(percentile(ms, 50), 2), "p95_ms": round(percentile(ms, 95), 2)}
+            cpu: list[float] = []
+            latency[name][str(nfe)] = summary(timed(query(name, nfe), args.repeats, cpu=cpu), cpu)
     if args.reference_repeats > 0:
-        ms = timed(query("reference", None), args.reference_repeats, warmup=1)
-        latency["reference"] = {"256": {"p50_ms": round(percentile(ms, 50), 1), "p95_ms": round(percentile(ms, 95), 1)}}
-    no_steer = {}
+        cpu = []
+        wall = timed(query("reference", None), args.reference_repeats, warmup=1, cpu=cpu)
+        latency["reference"] = {"256": summary(wall, cpu)}
     default = sampler.defaults
-    ms = timed(query(default.sampler, default.nfe, with_steer=False), args.repeats)
-    no_steer[f"{default.sampler}@{default.nfe}"] = {"p50_ms": round(percentile(ms, 50), 2)}
+    cpu = []
+    wall = timed(query(default.sampler, default.nfe, with_steer=False), args.repeats, cpu=cpu)
+    no_steer = {f"{default.sampler}@{default.nfe}": summary(wall, cpu)}
 
     # The batched CFG forward of one query (what every network evaluation of a sampler does).
     model = sampler.denoiser
