@@ -1,5 +1,7 @@
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from prior.sampling import SAMPLERS, karras_sigmas, nfe_for_steps, run_sampler, steps_for_nfe
 
@@ -61,3 +63,17 @@ def test_same_generator_seed_same_samples(name):
 def test_unknown_sampler_is_refused():
     with pytest.raises(ValueError, match="unknown sampler"):
         run_sampler("euler-ish", gaussian_denoiser, torch.zeros(1, 2), karras_sigmas(2, 1e-3, 1.0), torch.Generator())
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    n=st.integers(1, 300),
+    sigma_min=st.floats(1e-4, 0.1),
+    ratio=st.floats(1.5, 1e5),
+    rho=st.floats(1.0, 10.0),
+)
+def test_karras_sigmas_are_strictly_decreasing_and_end_in_zero(n, sigma_min, ratio, rho):
+    s = karras_sigmas(n, sigma_min, sigma_min * ratio, rho)
+    assert s.shape == (n + 1,) and s[-1] == 0
+    assert (s[:-1] > s[1:]).all()
+    assert s[0].item() == pytest.approx(sigma_min * ratio, rel=1e-9)
