@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 from prior.cli import CliError
@@ -31,17 +31,24 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def _default(cls, name: str) -> str:
+    value = {f.name: f.default for f in fields(cls)}[name]
+    return "1/sqrt(music dim)" if value is None else str(value)
+
+
 def _add_common(parser: argparse.ArgumentParser, skip: set[str]) -> None:
     parser.add_argument("--pairs", required=True, type=Path, help="train.npz (NPZ contract: cond, music)")
     parser.add_argument("--out", required=True, type=Path, help="checkpoint directory to write")
     group = parser.add_argument_group("network (default: prior.config.NetworkConfig)")
     for name, kind in NETWORK_FLAGS.items():
         if name not in skip:
-            group.add_argument(_flag(name), dest=name, type=kind, default=None, metavar=kind.__name__.upper())
+            group.add_argument(_flag(name), dest=name, type=kind, default=None, metavar=kind.__name__.upper(),
+                               help=f"default {_default(NetworkConfig, name)}")
     group = parser.add_argument_group("training (default: prior.config.TrainConfig)")
     for name, kind in TRAIN_FLAGS.items():
         if name not in skip:
-            group.add_argument(_flag(name), dest=name, type=kind, default=None, metavar=kind.__name__.upper())
+            group.add_argument(_flag(name), dest=name, type=kind, default=None, metavar=kind.__name__.upper(),
+                               help=f"default {_default(TrainConfig, name)}")
     parser.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
     parser.add_argument("--threads", type=int, default=None, metavar="N",
                         help="torch CPU threads (default: torch's; 1 is often faster for small models when busy)")
