@@ -2,7 +2,7 @@
 -> evaluate on test -> sweeps. Prints one JSON object (also written to OUT/summary.json).
 
     python bench/prior_quality.py --out var/bench/quality [--worlds synthetic,musiccaps] [--steps 3000]
-        [--sweep-queries 200] [--nfe-queries 100] [--musiccaps-data DIR] [--quick]
+        [--sweep-queries 150] [--steer-queries 100] [--nfe-queries 300] [--musiccaps-data DIR] [--quick]
 
 Every step is a ``python -m prior ...`` command (recorded in the summary, so docs/prior-eval.md can quote them) and is
 skipped when its output already exists, so an interrupted run resumes. Settings are chosen on VALIDATION files only:
@@ -29,10 +29,11 @@ PY = sys.executable
 # Training recipes tried for MusicCaps (name, train file, flags); the winner is chosen on val.npz by Recall@100
 # among recipes whose val MISCS <= 0.85 (the reference collapsed to 0.91 by overfitting 2.6k clips). Here the
 # opposite happened first: a width-128 prior trained 2,000 steps under-used the condition (val MISCS 0.46, about
-# that of random captions), hence a wider, longer-trained candidate. The baseline early-stops on its own split.
+# that of random captions), hence wider, longer-trained candidates. The baseline early-stops on its own split.
 MUSICCAPS_PRIORS = (
     ("w128_s2000", "train.npz", ["--width", 128, "--steps", 2000]),
     ("w256_s3000", "train.npz", ["--width", 256, "--steps", 3000]),
+    ("w256_s6000", "train.npz", ["--width", 256, "--steps", 6000]),
 )
 MUSICCAPS_BASELINES = (
     ("w128", "train.npz", ["--width", 128]),
@@ -311,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mc-depth", type=int, default=4)
     parser.add_argument("--sweep-queries", type=int, default=150, help="val queries per sweep setting")
     parser.add_argument("--steer-queries", type=int, default=100, help="val queries per steering setting")
-    parser.add_argument("--nfe-queries", type=int, default=100, help="test queries per NFE-sweep setting")
+    parser.add_argument("--nfe-queries", type=int, default=300, help="test queries per NFE-sweep setting")
     parser.add_argument("--test-queries", type=int, default=None, help="limit the test evaluation (default: all)")
     parser.add_argument("--musiccaps-data", default=None, help="reuse a make-musiccaps output directory")
     parser.add_argument("--seed", type=int, default=0)
