@@ -23,7 +23,6 @@ import json
 import os
 import signal
 import socketserver
-import sys
 import time
 from pathlib import Path
 
@@ -52,9 +51,19 @@ class Command(BaseCommand):
         if opts["steps"] < 1:
             raise CommandError("--steps must be at least 1")
         self.progress = not opts["no_progress"]
+        # SIGTERM behaves like Ctrl-C at every step: training saves its state, the server closes, and the exit
+        # handlers run, so the embedded Postgres is stopped rather than left behind by a killed process.
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            self.run_demo(opts)
+        except KeyboardInterrupt:
+            raise CommandError("interrupted; the next run reuses what is finished and resumes training") from None
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    def run_demo(self, opts: dict) -> None:
         started = time.perf_counter()
         var = Path(settings.VAR_DIR)
-
         self.text_encoder = None  # one MiniLM for the whole run, remembering what it embedded (see below)
         self.step("database", self.migrate)
         # Pairs before the catalog: both embed the same MusicCaps captions, and the catalog reuses the vectors.
@@ -64,9 +73,8 @@ class Command(BaseCommand):
         images = self.step("sample images", lambda: self.sample_images(var / "demo"))
         self.step("load models", self.warm_up)
         self.stdout.write(self.style.SUCCESS(f"ready in {time.perf_counter() - started:.0f} s"))
-        if opts["no_serve"]:
-            return
-        self.serve(opts["host"], opts["port"], images)
+        if not opts["no_serve"]:
+            self.serve(opts["host"], opts["port"], images)
 
     # -- steps -----------------------------------------------------------------------------------------------
 
@@ -204,10 +212,6 @@ class Command(BaseCommand):
         httpd.set_app(get_internal_wsgi_application())
         self.print_examples(host, port, images)
 
-        def stop(signum, frame):
-            raise KeyboardInterrupt
-
-        signal.signal(signal.SIGTERM, stop)
         try:
             httpd.serve_forever()
         except KeyboardInterrupt:
@@ -218,7 +222,7 @@ class Command(BaseCommand):
     def print_examples(self, host: str, port: int, images: dict[str, Path]) -> None:
         base = f"http://{'localhost' if host in ('0.0.0.0', '::') else host}:{port}"
         rel = {name: _relative(path) for name, path in images.items()}
-        pretty = f"{sys.executable} -m json.tool" if sys.executable else "cat"
+        pretty = "python3 -m json.tool"
         self.stdout.write(self.style.SUCCESS(f"\nServing the Diff4Steer demo on {base}  (Ctrl-C stops)\n"))
         self.stdout.write(
             "A playlist for a dark, cold picture (try the bright, warm one too):\n\n"
@@ -274,6 +278,10 @@ class RememberingTextEncoder:
         if not texts:
             return self.base.encode_texts([])
         return np.stack([self.memory[t] for t in texts]).astype(np.float32)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _prior_steps(path: Path) -> int:
