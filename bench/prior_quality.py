@@ -184,19 +184,62 @@ def net(a: argparse.Namespace) -> list:
 
 
 def quick_steps(a: argparse.Namespace) -> list:
-    return ["--width", 32, "--steps", a.steps]
+    return ["--width", 32, "--steps", 50]
+
+
+def val_diffusion(p: Pipeline, out: Path, prior: Path, reg: Path, data: Path, log: str) -> dict:
+    """The diffusion block of an evaluation on val.npz (default sampling, no steering): to choose a recipe."""
+    p.run(
+        [
+            "evaluate",
+            "--checkpoint",
+            prior,
+            "--baseline",
+            reg,
+            "--pairs",
+            data / "val.npz",
+            "--catalog",
+            data / "catalog.npz",
+            "--json",
+            out,
+            "--steer",
+            0,
+        ],
+        done=out,
+        log=log,
+    )
+    return read(out)
 
 
 def synthetic(p: Pipeline, a: argparse.Namespace) -> dict:
+    """Train the prior for every budget in --steps, choose the budget on val, then tune on val and test once."""
     d = p.out / "synthetic"
     data = d / "data"
     p.run(["make-synthetic", "--out", data, "--seed", a.seed], done=data / "world.npz")
-    train = ["--pairs", data / "train.npz", "--steps", a.steps, "--seed", a.seed, "--progress", *net(a)]
-    p.run(["train", *train, "--out", d / "prior"], done=d / "prior" / "model.safetensors", log="synthetic_train")
+    budgets = [int(s) for s in str(a.steps).split(",")]
+    common = ["--pairs", data / "train.npz", "--seed", a.seed, "--progress", *net(a)]
     p.run(
-        ["train-baseline", *train, "--out", d / "reg"], done=d / "reg" / "model.safetensors", log="synthetic_baseline"
+        ["train-baseline", *common, "--steps", budgets[0], "--out", d / "reg"],
+        done=d / "reg" / "model.safetensors",
+        log="synthetic_baseline",
     )
-    return tune_and_evaluate(p, d, data, d / "prior", d / "reg", a, oracle=data / "world.npz")
+    val = {}
+    for steps in budgets:
+        prior = d / f"prior_s{steps}"
+        p.run(
+            ["train", *common, "--steps", steps, "--out", prior],
+            done=prior / "model.safetensors",
+            log=f"synthetic_train_s{steps}",
+        )
+        val[steps] = val_diffusion(p, d / f"val_prior_s{steps}.json", prior, d / "reg", data, f"synthetic_val_s{steps}")
+    best = max(budgets, key=lambda s: val[s]["diffusion"]["recall@100"])
+    summary = tune_and_evaluate(
+        p, d / f"run_s{best}", data, d / f"prior_s{best}", d / "reg", a, oracle=data / "world.npz"
+    )
+    keep = ("recall@10", "recall@100", "miscs")
+    summary["budgets_on_val"] = {f"s{s}": {k: round(val[s]["diffusion"][k], 4) for k in keep} for s in budgets}
+    summary["chosen_budget"] = best
+    return summary
 
 
 def musiccaps(p: Pipeline, a: argparse.Namespace) -> dict:
@@ -294,7 +337,8 @@ def musiccaps(p: Pipeline, a: argparse.Namespace) -> dict:
         )
         val_rows[f"baseline:{name}"] = read(out)["regression"]
     best_reg = max(reg_dirs, key=lambda n: val_rows[f"baseline:{n}"]["recall@100"])
-    summary = tune_and_evaluate(p, d, data, prior_dirs[best_prior], reg_dirs[best_reg], a, oracle=None)
+    run = d / f"run_{best_prior}_{best_reg}"
+    summary = tune_and_evaluate(p, run, data, prior_dirs[best_prior], reg_dirs[best_reg], a, oracle=None)
     keep = ("recall@10", "recall@100", "miscs")
     summary["recipes_on_val"] = {k: {m: round(v[m], 4) for m in keep} for k, v in val_rows.items()}
     summary["chosen_recipes"] = {"prior": best_prior, "baseline": best_reg}
@@ -306,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--worlds", default="synthetic,musiccaps")
-    parser.add_argument("--steps", type=int, default=3000, help="training steps of the synthetic prior/baseline")
+    parser.add_argument("--steps", default="3000,6000", help="training budgets of the synthetic prior (chosen on val)")
     parser.add_argument("--width", type=int, default=256, help="network width of every model (CPU budget)")
     parser.add_argument("--depth", type=int, default=4, help="residual blocks of every model")
     parser.add_argument("--mc-depth", type=int, default=4)
@@ -319,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny budgets: checks the pipeline, not the numbers")
     a = parser.parse_args(argv)
     if a.quick:
-        a.steps, a.sweep_queries, a.nfe_queries, a.test_queries = 50, 20, 5, 40
+        a.steps, a.sweep_queries, a.nfe_queries, a.test_queries = "50", 20, 5, 40
         a.steer_queries = 10
     a.out.mkdir(parents=True, exist_ok=True)
     p = Pipeline(a.out)
