@@ -159,10 +159,13 @@ class Command(BaseCommand):
 
     def train(self, train_npz: Path, out: Path, steps: int, resume: bool) -> None:
         from prior.config import NetworkConfig, TrainConfig
-        from prior.data.npz import load_pairs
-        from prior.train import train_prior
+        from prior.data.npz import DataError, load_pairs
+        from prior.train import TrainingError, train_prior
 
-        pairs = load_pairs(train_npz)
+        try:
+            pairs = load_pairs(train_npz)
+        except DataError as exc:
+            raise CommandError(f"{exc} (delete {train_npz.parent} and run again to rebuild the demo pairs)") from None
         network = NetworkConfig(cond_dim=pairs.cond.shape[1], music_dim=pairs.music.shape[1], **DEMO_NETWORK)
         config = TrainConfig(**{**DEMO_TRAIN, "steps": steps})
         verb = "resuming" if resume else "training"
@@ -172,6 +175,8 @@ class Command(BaseCommand):
             metrics = train_prior(pairs, out, network, config, resume=resume, progress=self.progress)
         except KeyboardInterrupt:
             raise CommandError("training interrupted; its state is saved and the next `make demo` resumes") from None
+        except TrainingError as exc:  # e.g. PRIOR_CHECKPOINT holds another prior, trained on other data
+            raise CommandError(f"cannot train the demo prior into {out}: {exc}") from None
         self.stdout.write(f"  final loss {metrics['final_loss']:.4f} after {metrics['steps']} steps")
 
     def sample_images(self, out: Path) -> dict[str, Path]:
