@@ -15,6 +15,7 @@ import math
 import sys
 import time
 from collections import deque
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -22,7 +23,7 @@ from torch import nn
 from tqdm import tqdm
 
 from prior.checkpoint import TRAINING_STATE_FILE, save_checkpoint
-from prior.config import NetworkConfig, TrainConfig, config_to_dict
+from prior.config import NetworkConfig, TrainConfig, config_from_dict, config_to_dict
 from prior.data.npz import Pairs
 from prior.loss import edm_loss
 from prior.precond import EDMDenoiser
@@ -99,6 +100,8 @@ def train_prior(
         )
     if train.steps < 1 or train.batch < 1:
         raise TrainingError("steps and batch must be >= 1")
+    # Record the sigma_data actually used, so the checkpoint does not depend on how a default is computed later.
+    network = replace(network, sigma_data=network.resolved_sigma_data())
     out_dir = Path(out_dir)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     cond = torch.from_numpy(pairs.cond).to(dev)
@@ -119,7 +122,8 @@ def train_prior(
             state = torch.load(state_path, map_location=dev, weights_only=True)
         except Exception as exc:  # pickle/zip errors: one clear line
             raise TrainingError(f"{state_path}: unreadable training state ({exc})") from None
-        if state["network"] != config_to_dict(network):
+        saved = config_from_dict(NetworkConfig, state["network"])
+        if replace(saved, sigma_data=saved.resolved_sigma_data()) != network:
             raise TrainingError(f"{state_path}: saved network config differs from the requested one")
         if state["data_fingerprint"] != pairs.fingerprint:
             raise TrainingError(f"{state_path}: was trained on different data ({state['data_fingerprint']})")
