@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from prior.__main__ import main
+from prior.config import SamplingConfig
 
 TINY_WORLD = ["--n-clusters", "4", "--catalog-size", "300", "--n-train", "300", "--n-val", "20", "--n-test", "24"]
 TINY_NET = ["--width", "32", "--depth", "1", "--steps", "8", "--batch", "64", "--no-progress"]
@@ -53,7 +54,7 @@ def test_evaluate_end_to_end(tiny, capsys):
     for block in ("regression", "diffusion", "diffusion+steer", "regression+steer", "oracle"):
         assert {"recall@10", "recall@100", "triplet_acc", "miscs", "fmd", "ms_per_query"} <= set(result[block])
         assert result[block]["n"] == 24
-    assert result["settings"]["sampler"] == "heun" and result["settings"]["nfe"] == 3
+    assert result["settings"]["sampler"] == SamplingConfig().sampler and result["settings"]["nfe"] == 3
     assert (tiny / "out.png").stat().st_size > 0
     assert "diffusion" in json.loads(capsys.readouterr().out.strip().splitlines()[-1])
 
