@@ -283,7 +283,7 @@ def breakdown(pngs: list[bytes], n: int) -> dict:
     from recommend.services.playlist import playlist_from_image
     from recommend.services.steering import steer_session
 
-    stages: dict[str, dict[str, list[float]]] = {"from_image": {}, "steer": {}}
+    stages: dict[str, dict[str, list[float]]] = {"from_image": {}, "steer": {}, "ann_parts": {}}
 
     def add(kind: str, name: str, ms: float) -> None:
         stages[kind].setdefault(name, []).append(ms)
@@ -312,6 +312,29 @@ def breakdown(pngs: list[bytes], n: int) -> dict:
             add("steer", name, ms)
         add("steer", "store_and_rest", total - sum(playlist.timings_ms.values()))
         add("steer", "total", total)
+    # What "ann" is made of: the one-round-trip ANN query, then the candidates' vectors and rows (for diversify).
+    from django.conf import settings
+
+    from catalog.selectors import nearest_tracks, tracks_by_id, vectors_for
+
+    from worker import runtime
+
+    prior = runtime.get_prior()
+    cond = engine.encode_image(load_image(pngs[0]))
+    for _ in range(n):
+        seeds = prior.sample(cond, 16)
+        t0 = time.perf_counter()
+        hits = nearest_tracks(settings.CATALOG_SPACE, seeds, 40)
+        t1 = time.perf_counter()
+        ids = list(dict.fromkeys(h.track_id for per_seed in hits for h in per_seed))
+        vectors_for(settings.CATALOG_SPACE, ids)
+        t2 = time.perf_counter()
+        tracks_by_id(ids)
+        t3 = time.perf_counter()
+        add("ann_parts", "nearest_tracks_16x40", (t1 - t0) * 1000)
+        add("ann_parts", "vectors_for_candidates", (t2 - t1) * 1000)
+        add("ann_parts", "tracks_by_id", (t3 - t2) * 1000)
+        add("ann_parts", "candidates", float(len(ids)))
     return {kind: {name: round(float(np.median(v)), 1) for name, v in values.items()}
             for kind, values in stages.items()}
 
