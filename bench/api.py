@@ -316,7 +316,6 @@ def breakdown(pngs: list[bytes], n: int) -> dict:
     from django.conf import settings
 
     from catalog.selectors import nearest_tracks, tracks_by_id, vectors_for
-
     from worker import runtime
 
     prior = runtime.get_prior()
