@@ -40,11 +40,15 @@ def tiny_prior(tmp_path_factory) -> Path:
 @pytest.fixture(autouse=True)
 def fresh_runtime():
     """Each test loads models under its own settings; nothing leaks through the per-process cache."""
+    import torch
+
     from worker import runtime
 
+    threads = torch.get_num_threads()  # loading a prior on CPU sets one thread per process; later tests want theirs
     runtime.reset()
     yield
     runtime.reset()
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture
