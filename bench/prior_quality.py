@@ -34,6 +34,7 @@ MUSICCAPS_PRIORS = (
     ("w128_s2000", "train.npz", ["--width", 128, "--steps", 2000]),
     ("w256_s3000", "train.npz", ["--width", 256, "--steps", 3000]),
     ("w256_s6000", "train.npz", ["--width", 256, "--steps", 6000]),
+    ("w384_s3000", "train.npz", ["--width", 384, "--steps", 3000]),
 )
 MUSICCAPS_BASELINES = (
     ("w128", "train.npz", ["--width", 128]),
