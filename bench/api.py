@@ -10,8 +10,9 @@ What it does, all in its OWN throwaway embedded Postgres (a temporary data direc
    synthetic tracks up to ``--tracks`` (each a MusicCaps vector plus Gaussian noise, renormalised, so they live
    in the same region of the space as the real ones; 10 tracks per synthetic artist), bulk-loaded through the
    real ingest path, then the HNSW index is built;
-2. a live server (``manage.py runserver --noreload``, threaded, the demo's server) on 127.0.0.1 in a subprocess,
-   with the default prior on CPU and tasks in-process (no broker), ``from-image`` throttling lifted;
+2. a live server on 127.0.0.1 in a subprocess: gunicorn (gthread, ``--workers`` processes x 4 threads, as in
+   production) or ``--server runserver`` (the demo's one-process threaded server), with the default prior on CPU
+   and tasks in-process (no broker), ``from-image`` throttling lifted;
 3. for each client count: ``from-image`` (multipart PNG upload, size 20, 16 seeds) and then ``steer`` (one tag,
    sometimes an avoid tag, on sessions of at most 5 versions) for ``--duration`` seconds each, every client a
    bounded request loop that stops at the deadline;
@@ -159,13 +160,17 @@ def sample_pngs() -> list[bytes]:
 class Server:
     """``manage.py runserver`` in a subprocess; :meth:`stop` always ends it (terminate, then kill)."""
 
-    def __init__(self, port: int, env: dict[str, str], log_path: Path):
+    def __init__(self, port: int, env: dict[str, str], log_path: Path, kind: str = "gunicorn", workers: int = 2):
         self.base = f"http://127.0.0.1:{port}"
         self.log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"],
-            cwd=ROOT, env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT,
-        )
+        if kind == "gunicorn":  # what production runs (Dockerfile, docker-compose.yml), sized to the cores here
+            command = [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
+                       "--workers", str(workers), "--threads", "4", "--worker-class", "gthread",
+                       "--timeout", "120", "--log-level", "warning"]
+        else:  # the demo's kind of server: one process, a thread per request
+            command = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"]
+        self.proc = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float = 300) -> None:
         deadline = time.monotonic() + timeout
@@ -366,6 +371,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--musiccaps", type=Path, default=ROOT / "var" / "demo-pairs" / "catalog.npz",
                         help="MusicCaps caption vectors (catalog.npz written by make demo)")
     parser.add_argument("--shared-buffers", default="1GB", help="Postgres shared_buffers ('' = its default)")
+    parser.add_argument("--server", choices=["gunicorn", "runserver"], default="gunicorn",
+                        help="gunicorn (production: processes x threads) or runserver (the demo's threaded server)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="gunicorn worker processes")
     args = parser.parse_args(argv)
     try:
         client_counts = [int(c) for c in args.clients.split(",") if c.strip()]
@@ -395,8 +403,8 @@ def main(argv: list[str] | None = None) -> int:
         catalog = load_catalog(args.tracks, musiccaps, work)
         pngs = sample_pngs()
 
-        server = Server(free_port(), env, work / "server.log")
-        log(f"server on {server.base}; waiting for /readyz (loads the models)")
+        server = Server(free_port(), env, work / "server.log", args.server, args.workers)
+        log(f"{args.server} on {server.base}; waiting for /readyz (loads the models)")
         server.wait_ready()
         for kind in ("from-image", "steer"):
             run_phase(kind, server.base, pngs, 1, min(5.0, args.duration))  # warm-up, not reported
@@ -413,6 +421,7 @@ def main(argv: list[str] | None = None) -> int:
         errors = sum(r["errors"] for per in results.values() for r in per.values())
         print(json.dumps({
             "bench": "api", "catalog": catalog, "prior": prior_info(checkpoint), "duration_s": args.duration,
+            "server": {"kind": args.server, "workers": args.workers if args.server == "gunicorn" else 1},
             **results, "breakdown_ms": stages,
             "target": {"p95_ms_at_max_clients": 300, "clients": max(client_counts), "worst_p95_ms": worst,
                        "errors": errors, "met": worst <= 300 and errors == 0},
