@@ -317,10 +317,10 @@ def breakdown(pngs: list[bytes], n: int) -> dict:
             add("steer", name, ms)
         add("steer", "store_and_rest", total - sum(playlist.timings_ms.values()))
         add("steer", "total", total)
-    # What "ann" is made of: the one-round-trip ANN query, then the candidates' vectors and rows (for diversify).
+    # What "ann" is made of: the one-round-trip ANN query (hits + their vectors and artists), then track rows.
     from django.conf import settings
 
-    from catalog.selectors import nearest_tracks, tracks_by_id, vectors_for
+    from catalog.selectors import nearest_candidates, tracks_by_id
     from worker import runtime
 
     prior = runtime.get_prior()
@@ -328,17 +328,13 @@ def breakdown(pngs: list[bytes], n: int) -> dict:
     for _ in range(n):
         seeds = prior.sample(cond, 16)
         t0 = time.perf_counter()
-        hits = nearest_tracks(settings.CATALOG_SPACE, seeds, 40)
+        found = nearest_candidates(settings.CATALOG_SPACE, seeds, 40)
         t1 = time.perf_counter()
-        ids = list(dict.fromkeys(h.track_id for per_seed in hits for h in per_seed))
-        vectors_for(settings.CATALOG_SPACE, ids)
+        tracks_by_id(list(found.vectors))
         t2 = time.perf_counter()
-        tracks_by_id(ids)
-        t3 = time.perf_counter()
-        add("ann_parts", "nearest_tracks_16x40", (t1 - t0) * 1000)
-        add("ann_parts", "vectors_for_candidates", (t2 - t1) * 1000)
-        add("ann_parts", "tracks_by_id", (t3 - t2) * 1000)
-        add("ann_parts", "candidates", float(len(ids)))
+        add("ann_parts", "nearest_candidates_16x40", (t1 - t0) * 1000)
+        add("ann_parts", "tracks_by_id", (t2 - t1) * 1000)
+        add("ann_parts", "candidates", float(len(found.vectors)))
     return {kind: {name: round(float(np.median(v)), 1) for name, v in values.items()}
             for kind, values in stages.items()}
 

@@ -49,20 +49,65 @@ def _check_seeds(space: EmbeddingSpace, seeds: np.ndarray) -> np.ndarray:
     return seeds
 
 
-def nearest_sql(space: EmbeddingSpace, *, exact: bool = False) -> str:
-    """The one-round-trip query; parameters: seeds (vector[]), excluded track ids (bigint[]), k."""
+def nearest_sql(space: EmbeddingSpace, *, exact: bool = False, with_features: bool = False) -> str:
+    """The one-round-trip query; parameters: seeds (vector[]), excluded track ids (bigint[]), k.
+
+    ``with_features`` also returns each hit's vector and artist (joined after the per-seed LIMIT, so the
+    index scan is unchanged), which saves the ranking step a second query.
+    """
     expr = vector_expr(space, "e.vector")
     distance = f"{expr} <#> s.seed"  # negative inner product: smaller is nearer
     order = f"({distance}) + 0" if exact else distance  # "+ 0" hides the indexed expression from the planner
+    features = (", n.vector, t.artist", ", e.vector", " JOIN catalog_track t ON t.id = n.track_id")
+    select, inner, join = features if with_features else ("", "", "")
     return (
-        "SELECT s.ord - 1 AS seed, n.track_id, n.score FROM "
+        f"SELECT s.ord - 1 AS seed, n.track_id, n.score{select} FROM "
         f"unnest(%s::vector({int(space.dimension)})[]) WITH ORDINALITY AS s(seed, ord) "
         "CROSS JOIN LATERAL ("
-        f" SELECT e.track_id, -({distance}) AS score FROM catalog_trackembedding e"
+        f" SELECT e.track_id, -({distance}) AS score{inner} FROM catalog_trackembedding e"
         f" WHERE e.space_id = {int(space.pk)} AND NOT (e.track_id = ANY(%s::bigint[]))"
         f" ORDER BY {order} LIMIT %s"
-        ") n ORDER BY s.ord, n.score DESC"
+        f") n{join} ORDER BY s.ord, n.score DESC"
     )
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Per-seed neighbours plus what ranking needs of each distinct hit: its vector and artist."""
+
+    per_seed: list[list[Neighbor]]
+    vectors: dict[int, np.ndarray]
+    artists: dict[int, str]
+
+
+def _fetch_binary(sql: str, params: list) -> list[tuple]:
+    """Run ``sql`` with binary results (vectors arrive as float32 buffers, not text to parse).
+
+    Django's cursors bind parameters client-side, which rules out binary results, so this uses a plain
+    psycopg cursor on Django's connection and logs the query the way Django's debug cursor does, so query
+    counting (``CaptureQueriesContext``, the debug toolbar) still sees it.
+    """
+    import time
+
+    import psycopg
+
+    register_vector_type()
+    start = time.monotonic()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, binary=True)
+        rows = cursor.fetchall()
+    if connection.queries_logged:
+        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - start:.3f}"})
+    return rows
+
+
+def _nearest_rows(space, seeds, k, exclude, exact, with_features) -> tuple[EmbeddingSpace, int, list[tuple]]:
+    space = get_space(space)
+    seeds = _check_seeds(space, seeds)
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    params = [list(seeds), sorted({int(t) for t in exclude}), int(k)]
+    return space, len(seeds), _fetch_binary(nearest_sql(space, exact=exact, with_features=with_features), params)
 
 
 def nearest_tracks(
@@ -74,17 +119,33 @@ def nearest_tracks(
     exact: bool = False,
 ) -> list[list[Neighbor]]:
     """Top-``k`` tracks of each seed (best first), skipping ``exclude``; one list per seed."""
-    space = get_space(space)
-    seeds = _check_seeds(space, seeds)
-    if k < 1:
-        raise ValueError("k must be at least 1")
-    register_vector_type()
-    results: list[list[Neighbor]] = [[] for _ in range(len(seeds))]
-    with connection.cursor() as cursor:
-        cursor.execute(nearest_sql(space, exact=exact), [list(seeds), sorted({int(t) for t in exclude}), int(k)])
-        for seed, track_id, score in cursor.fetchall():
-            results[seed].append(Neighbor(int(track_id), float(score)))
+    _, n_seeds, rows = _nearest_rows(space, seeds, k, exclude, exact, with_features=False)
+    results: list[list[Neighbor]] = [[] for _ in range(n_seeds)]
+    for seed, track_id, score in rows:
+        results[seed].append(Neighbor(int(track_id), float(score)))
     return results
+
+
+def nearest_candidates(
+    space: EmbeddingSpace | str,
+    seeds: np.ndarray,
+    k: int,
+    *,
+    exclude: Iterable[int] = (),
+    exact: bool = False,
+) -> Candidates:
+    """:func:`nearest_tracks` plus each distinct hit's vector and artist, still in one round trip."""
+    _, n_seeds, rows = _nearest_rows(space, seeds, k, exclude, exact, with_features=True)
+    per_seed: list[list[Neighbor]] = [[] for _ in range(n_seeds)]
+    vectors: dict[int, np.ndarray] = {}
+    artists: dict[int, str] = {}
+    for seed, track_id, score, vector, artist in rows:
+        track_id = int(track_id)
+        per_seed[seed].append(Neighbor(track_id, float(score)))
+        if track_id not in vectors:
+            vectors[track_id] = np.asarray(vector.to_numpy() if hasattr(vector, "to_numpy") else vector, np.float32)
+            artists[track_id] = artist
+    return Candidates(per_seed=per_seed, vectors=vectors, artists=artists)
 
 
 def vectors_for(space: EmbeddingSpace | str, track_ids: Sequence[int]) -> np.ndarray:

@@ -51,6 +51,16 @@ def has_index(space: EmbeddingSpace) -> bool:
         return cursor.fetchone() is not None
 
 
+def refresh_statistics() -> None:
+    """ANALYZE the catalog tables after a bulk write.
+
+    Without fresh statistics the planner believes a just-loaded space holds a handful of rows and sorts them
+    all instead of using the HNSW index: a 5k-track catalog measured 100 ms per 16-seed query instead of 25 ms.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE catalog_track, catalog_trackembedding")
+
+
 def register_vector_type() -> None:
     """Let psycopg send and receive ``vector`` as numpy arrays on Django's connection (idempotent)."""
     from pgvector.psycopg import register_vector

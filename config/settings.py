@@ -11,6 +11,10 @@ from pathlib import Path
 
 import dj_database_url
 
+# Idle OpenMP threads must sleep, not spin: on shared CPU cores spinning made one prior query 10x slower
+# (docs/prior-model.md). Set before anything imports torch.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
@@ -94,6 +98,9 @@ else:
         )
     }
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = PG_OPTIONS
+# Keep connections between requests: a new Postgres backend per request costs several ms of CPU.
+DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("CONN_MAX_AGE", "60"))
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -33,7 +33,7 @@ from catalog.ingest.files import FileInvalid, TrackFile
 from catalog.ingest.records import RowError, RowInvalid, TrackRecord, check_vector, parse_record
 from catalog.models import EmbeddingSpace
 from catalog.services.spaces import SpaceConflictError, ensure_space
-from catalog.vector_index import build_index, drop_index, has_index
+from catalog.vector_index import build_index, drop_index, has_index, refresh_statistics
 from prior.encoders.base import EncoderError
 
 Item = TrackRecord | RowError
@@ -159,6 +159,8 @@ def ingest_records(
         if dropped and not has_index(existing):
             build_index(existing)  # a rejected load must not leave the space without its index
     report.created, report.updated, report.unchanged = counts.created, counts.updated, counts.unchanged
+    if counts.created or counts.updated:
+        refresh_statistics()
     report.written = True
     return report
 

@@ -17,7 +17,7 @@ import numpy as np
 from django.db import transaction
 from PIL import Image
 
-from catalog.selectors import get_space, nearest_tracks
+from catalog.selectors import get_space, nearest_candidates
 from config.errors import ApiError
 from prior.images import ImageInputError, load_image
 from recommend import conf, engine
@@ -128,9 +128,12 @@ def compute_playlist(
         raise ApiError(f"The prior refused the request: {exc}", code="sampling_rejected") from None
     timings["sample"] = (time.perf_counter() - t1) * 1000
     t2 = time.perf_counter()
-    per_seed = nearest_tracks(space, seeds, k_per_seed(size), exclude=set(exclude) | set(pinned))
-    candidate_ids = list(dict.fromkeys([n.track_id for hits in per_seed for n in hits] + list(pinned)))
-    vectors, artists = candidate_features(space, candidate_ids)
+    found = nearest_candidates(space, seeds, k_per_seed(size), exclude=set(exclude) | set(pinned))
+    per_seed, vectors, artists = found.per_seed, dict(found.vectors), dict(found.artists)
+    if pinned:  # liked tracks are kept, not searched for: their features need one more read
+        pinned_vectors, pinned_artists = candidate_features(space, list(pinned))
+        vectors.update(pinned_vectors)
+        artists.update(pinned_artists)
     timings["ann"] = (time.perf_counter() - t2) * 1000
     t3 = time.perf_counter()
     params = DiversifyParams(
