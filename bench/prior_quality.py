@@ -183,10 +183,6 @@ def headline(result: dict) -> dict:
     return out
 
 
-def net(a: argparse.Namespace) -> list:
-    return ["--width", a.width, "--depth", a.depth]
-
-
 def quick_steps(a: argparse.Namespace) -> list:
     return ["--width", 32, "--steps", 50]
 
@@ -215,34 +211,42 @@ def val_diffusion(p: Pipeline, out: Path, prior: Path, reg: Path, data: Path, lo
     return read(out)
 
 
+def synthetic_recipe(text: str, default_width: int) -> tuple[str, int, int]:
+    """'6000' -> ('s6000', default width, 6000); '384x4000' -> ('w384_s4000', 384, 4000)."""
+    if "x" in text:
+        width, steps = (int(v) for v in text.split("x"))
+        return f"w{width}_s{steps}", width, steps
+    return f"s{int(text)}", default_width, int(text)
+
+
 def synthetic(p: Pipeline, a: argparse.Namespace) -> dict:
-    """Train the prior for every budget in --steps, choose the budget on val, then tune on val and test once."""
+    """Train the prior for every recipe in --steps, choose the recipe on val, then tune on val and test once."""
     d = p.out / "synthetic"
     data = d / "data"
     p.run(["make-synthetic", "--out", data, "--seed", a.seed], done=data / "world.npz")
-    budgets = [int(s) for s in str(a.steps).split(",")]
-    common = ["--pairs", data / "train.npz", "--seed", a.seed, "--progress", *net(a)]
+    recipes = [synthetic_recipe(t, a.width) for t in str(a.steps).split(",")]
+    common = ["--pairs", data / "train.npz", "--seed", a.seed, "--progress", "--depth", a.depth]
     p.run(
-        ["train-baseline", *common, "--steps", budgets[0], "--out", d / "reg"],
+        ["train-baseline", *common, "--width", a.width, "--steps", recipes[0][2], "--out", d / "reg"],
         done=d / "reg" / "model.safetensors",
         log="synthetic_baseline",
     )
     val = {}
-    for steps in budgets:
-        prior = d / f"prior_s{steps}"
+    for name, width, steps in recipes:
+        prior = d / f"prior_{name}"
         p.run(
-            ["train", *common, "--steps", steps, "--out", prior],
+            ["train", *common, "--width", width, "--steps", steps, "--out", prior],
             done=prior / "model.safetensors",
-            log=f"synthetic_train_s{steps}",
+            log=f"synthetic_train_{name}",
         )
-        val[steps] = val_diffusion(p, d / f"val_prior_s{steps}.json", prior, d / "reg", data, f"synthetic_val_s{steps}")
-    best = max(budgets, key=lambda s: val[s]["diffusion"]["recall@100"])
+        val[name] = val_diffusion(p, d / f"val_prior_{name}.json", prior, d / "reg", data, f"synthetic_val_{name}")
+    best = max(val, key=lambda n: val[n]["diffusion"]["recall@100"])
     summary = tune_and_evaluate(
-        p, d / f"run_s{best}", data, d / f"prior_s{best}", d / "reg", a, oracle=data / "world.npz"
+        p, d / f"run_{best}", data, d / f"prior_{best}", d / "reg", a, oracle=data / "world.npz"
     )
     keep = ("recall@10", "recall@100", "miscs")
-    summary["budgets_on_val"] = {f"s{s}": {k: round(val[s]["diffusion"][k], 4) for k in keep} for s in budgets}
-    summary["chosen_budget"] = best
+    summary["recipes_on_val"] = {n: {k: round(v["diffusion"][k], 4) for k in keep} for n, v in val.items()}
+    summary["chosen_recipe"] = best
     return summary
 
 
@@ -354,7 +358,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--worlds", default="synthetic,musiccaps")
-    parser.add_argument("--steps", default="3000,6000", help="training budgets of the synthetic prior (chosen on val)")
+    parser.add_argument(
+        "--steps", default="3000,6000,384x4000", help="synthetic prior recipes: STEPS or WIDTHxSTEPS (chosen on val)"
+    )
     parser.add_argument("--width", type=int, default=256, help="network width of every model (CPU budget)")
     parser.add_argument("--depth", type=int, default=4, help="residual blocks of every model")
     parser.add_argument("--mc-depth", type=int, default=4)
