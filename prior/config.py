@@ -20,11 +20,15 @@ class NetworkConfig:
 
     ``sigma_data`` is the std of the data per dimension; ``None`` means ``1/sqrt(music_dim)``, the std of a
     random unit vector's coordinates (music embeddings are L2-normalised).
+
+    ``width = 256, depth = 4`` is the recipe that was evaluated (docs/prior-eval.md: chosen on val on the
+    synthetic world) and that is sized for the CPU latency budget; the (noise, condition) embedding has the
+    same width. The issue's reference used 512 x 4; pass ``--width 512`` to train one.
     """
 
     cond_dim: int
     music_dim: int
-    width: int = 512
+    width: int = 256
     depth: int = 4
     mlp_ratio: float = 1.0
     dropout: float = 0.0

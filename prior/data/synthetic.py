@@ -9,8 +9,18 @@ Generative story (all draws from one ``numpy`` generator seeded by ``WorldConfig
 - ``n_clusters`` condition clusters; cluster ``c`` has a centre ``a_c`` in the condition space.
 - Every pair has a continuous latent style ``u ~ N(0, I_L)``, visible in the condition:
   ``cond = a_c + B u + noise(sigma_cond)``; so the cluster and the style ARE recoverable from the condition.
-- Cluster ``c`` has ``M_c`` music modes (``modes_min..modes_max``) with unequal Zipf weights
-  ``w_m ∝ 1/(rank+1)`` (shuffled). The mode is drawn independently of the condition: it is NOT recoverable.
+- Cluster ``c`` has ``M_c`` music modes (``modes_min..modes_max``) with unequal weights
+  ``w_m ∝ 1/(1 + mode_decay * rank)``, rank = 0, 1, ... (shuffled); ``mode_decay = 0.5`` by default.
+  The mode is drawn independently of the condition: it is NOT recoverable.
+
+  Why ``mode_decay = 0.5`` and not Zipf (``mode_decay = 1``, world version 1): issue 3's anchor world has a
+  regression baseline at Recall@10/100 0.17/0.45 ("it finds only the dominant mode") and an oracle at
+  0.71/0.94. With Zipf weights the dominant mode holds 47 % of a cluster on average, and our trained
+  regression reached 0.28/0.50, so the issue's "diffusion >= 2x regression" target was out of reach
+  (2 x 0.50 > 1). With ``mode_decay = 0.5`` (weights 1, 2/3, 1/2, 2/5, ... normalised) the dominant mode
+  holds 38 % on average: still clearly unequal, but the normalised posterior mean (the cosine-loss
+  regression optimum) gets 0.24/0.44 while exact posterior samples get 0.78/0.97 (seed 0, 1,000 queries),
+  the anchor's regime. The weights are deterministic given ``M_c``, so no generator draw is added.
 - Mode ``(c, m)`` has a label (a "genre", one of ``n_labels`` unit vectors ``g`` in the music space, distinct
   within a cluster), a unit centre ``mu = normalise(label_weight * g + sqrt(1 - label_weight^2) * nu)`` and a
   style map ``A_cm``; ``music = normalise(mu + A_cm u + noise(sigma_music))``.
@@ -31,7 +41,7 @@ import numpy as np
 from prior.data.npz import l2_normalise, save_catalog, save_pairs
 from prior.spaces import EmbeddingSpace
 
-WORLD_VERSION = "1"
+WORLD_VERSION = "2"  # 2: mode weights 1/(1 + 0.5 rank) instead of Zipf 1/(1 + rank)
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,7 @@ class WorldConfig:
     cluster_scale: float = 3.0
     style_cond_scale: float = 1.0
     sigma_cond: float = 0.05
+    mode_decay: float = 0.5
     label_weight: float = 0.6
     style_music_scale: float = 0.6
     sigma_music: float = 0.05
@@ -170,6 +181,8 @@ def make_world(config: WorldConfig) -> World:
     cfg = config
     if not 1 <= cfg.modes_min <= cfg.modes_max <= cfg.n_labels:
         raise ValueError("need 1 <= modes_min <= modes_max <= n_labels")
+    if cfg.mode_decay <= 0:
+        raise ValueError("mode_decay must be > 0 (0 would make the modes equally likely)")
     rng = np.random.default_rng([cfg.seed, 1])
     centres = rng.normal(scale=cfg.cluster_scale / np.sqrt(cfg.cond_dim), size=(cfg.n_clusters, cfg.cond_dim))
     style_cond = rng.normal(scale=cfg.style_cond_scale / np.sqrt(cfg.cond_dim), size=(cfg.cond_dim, cfg.latent_dim))
@@ -177,7 +190,7 @@ def make_world(config: WorldConfig) -> World:
     mode_cluster, mode_weight, mode_label = [], [], []
     for c in range(cfg.n_clusters):
         m = int(rng.integers(cfg.modes_min, cfg.modes_max + 1))
-        weights = 1.0 / np.arange(1, m + 1)
+        weights = 1.0 / (1.0 + cfg.mode_decay * np.arange(m))
         mode_cluster += [c] * m
         mode_weight += list(rng.permutation(weights / weights.sum()))
         mode_label += list(rng.choice(cfg.n_labels, size=m, replace=False))
