@@ -359,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--worlds", default="synthetic,musiccaps")
     parser.add_argument(
-        "--steps", default="3000,6000,384x4000", help="synthetic prior recipes: STEPS or WIDTHxSTEPS (chosen on val)"
+        "--steps", default="3000,6000,12000", help="synthetic prior recipes: STEPS or WIDTHxSTEPS (chosen on val)"
     )
     parser.add_argument("--width", type=int, default=256, help="network width of every model (CPU budget)")
     parser.add_argument("--depth", type=int, default=4, help="residual blocks of every model")
