@@ -66,8 +66,27 @@ def _freeze(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     return model
 
 
-class PriorSampler:
+class _LoadedModel:
+    """What both loaded models share: loading a checkpoint of their ``kind`` with its spaces checked."""
+
+    kind: str
+
+    @classmethod
+    def load(
+        cls,
+        checkpoint_dir: str | Path,
+        device: str | None = None,
+        expect_cond_space: EmbeddingSpace | None = None,
+        expect_music_space: EmbeddingSpace | None = None,
+    ):
+        ckpt = load_checkpoint(checkpoint_dir, expect_cond_space, expect_music_space, expect_kind=cls.kind)
+        return cls(ckpt, device=device)
+
+
+class PriorSampler(_LoadedModel):
     """A loaded diffusion prior: draws seed embeddings p(music | cond), with guidance and steering."""
+
+    kind = "diffusion"
 
     def __init__(self, checkpoint: Checkpoint, device: str | None = None):
         if checkpoint.kind != "diffusion":
@@ -78,17 +97,6 @@ class PriorSampler:
         self.music_space: EmbeddingSpace = checkpoint.music_space
         self.defaults: SamplingConfig = checkpoint.sampling_config()
         self.denoiser = _freeze(checkpoint.load_into(EDMDenoiser(checkpoint.network)), self.device)
-
-    @classmethod
-    def load(
-        cls,
-        checkpoint_dir: str | Path,
-        device: str | None = None,
-        expect_cond_space: EmbeddingSpace | None = None,
-        expect_music_space: EmbeddingSpace | None = None,
-    ) -> PriorSampler:
-        ckpt = load_checkpoint(checkpoint_dir, expect_cond_space, expect_music_space, expect_kind="diffusion")
-        return cls(ckpt, device=device)
 
     @property
     def sigma_data(self) -> float:
@@ -169,8 +177,10 @@ class PriorSampler:
         return seeds[0] if single else seeds
 
 
-class RegressionModel:
+class RegressionModel(_LoadedModel):
     """The deterministic baseline: one point per query, cond [B, Dc] -> [B, Dm] (L2-normalised)."""
+
+    kind = "regression"
 
     def __init__(self, checkpoint: Checkpoint, device: str | None = None):
         if checkpoint.kind != "regression":
@@ -180,17 +190,6 @@ class RegressionModel:
         self.cond_space: EmbeddingSpace = checkpoint.cond_space
         self.music_space: EmbeddingSpace = checkpoint.music_space
         self.network = _freeze(checkpoint.load_into(RegressionNetwork(checkpoint.network)), self.device)
-
-    @classmethod
-    def load(
-        cls,
-        checkpoint_dir: str | Path,
-        device: str | None = None,
-        expect_cond_space: EmbeddingSpace | None = None,
-        expect_music_space: EmbeddingSpace | None = None,
-    ) -> RegressionModel:
-        ckpt = load_checkpoint(checkpoint_dir, expect_cond_space, expect_music_space, expect_kind="regression")
-        return cls(ckpt, device=device)
 
     def predict(self, cond: np.ndarray) -> np.ndarray:
         """cond [B, Dc] -> [B, Dm] (a single vector [Dc] -> [Dm]); float32, L2-normalised."""

@@ -25,7 +25,7 @@ import numpy as np
 from prior.encoders.audio import AudioInputError, prepare, windows
 from prior.encoders.base import EncoderError, MusicEncoder, batches, l2_rows, pick_device
 from prior.encoders.clip import _pooled
-from prior.encoders.hub import resolve_model_dir, weights_fingerprint
+from prior.encoders.hub import resolve_model_dir, unloadable, weights_fingerprint
 from prior.spaces import EmbeddingSpace
 
 
@@ -53,8 +53,7 @@ class ClapEncoder(MusicEncoder):
             self.tokenizer = AutoTokenizer.from_pretrained(directory)
             self.feature_extractor = ClapFeatureExtractor.from_pretrained(directory)
         except Exception as exc:  # corrupt or foreign files: one clear line, whatever the library raised
-            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            raise EncoderError(f"{directory} is not a loadable CLAP model ({reason})") from None
+            raise unloadable(directory, "CLAP", exc) from None
         self.sample_rate = int(self.feature_extractor.sampling_rate)
         self.window_samples = int(self.feature_extractor.nb_max_samples)
         positions = int(self.model.config.text_config.max_position_embeddings)

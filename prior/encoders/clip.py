@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from prior.encoders.base import EncoderError, ImageEncoder, TextEncoder, batches, l2_rows, pick_device
-from prior.encoders.hub import resolve_model_dir, weights_fingerprint
+from prior.encoders.base import ImageEncoder, TextEncoder, batches, l2_rows, pick_device
+from prior.encoders.hub import resolve_model_dir, unloadable, weights_fingerprint
 from prior.images import to_rgb
 from prior.spaces import EmbeddingSpace
 
@@ -53,8 +53,7 @@ class ClipEncoder(ImageEncoder, TextEncoder):
             self.tokenizer = AutoTokenizer.from_pretrained(directory)
             self.image_processor = CLIPImageProcessorPil.from_pretrained(directory)
         except Exception as exc:  # corrupt or foreign files: one clear line, whatever the library raised
-            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            raise EncoderError(f"{directory} is not a loadable CLIP model ({reason})") from None
+            raise unloadable(directory, "CLIP", exc) from None
         self.max_text_tokens = int(self.model.config.text_config.max_position_embeddings)
         self.space: EmbeddingSpace = EmbeddingSpace(
             name="clip",

@@ -14,7 +14,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from prior.encoders.base import ModelNotAvailableError
+from prior.encoders.base import EncoderError, ModelNotAvailableError
 
 DEFAULT_MODELS: dict[str, str] = {
     "clip": "openai/clip-vit-base-patch32",
@@ -106,3 +106,9 @@ def fetch_model(name: str, directory: str | Path | None = None) -> Path:
             f"could not download {repo_id}: {type(exc).__name__}: {reason[:200]} (fetch-models needs internet access)"
         ) from None
     return Path(path)
+
+
+def unloadable(directory: Path | str, family: str, exc: Exception) -> EncoderError:
+    """One clear line for corrupt or foreign model files, whatever the library raised."""
+    reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+    return EncoderError(f"{directory} is not a loadable {family} model ({reason})")
