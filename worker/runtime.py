@@ -161,42 +161,38 @@ def _load_encoder(kind: str, name: str):
         raise PriorNotReady(f"cannot load the {kind} encoder {name!r}: {exc}") from None
 
 
-def get_image_encoder():
-    """The image encoder named by ``settings.IMAGE_ENCODER``; its space must be the prior's condition space."""
-    encoder = _cache.get("image")
+def _checked_encoder(kind: str, name: str, expected, hint: str):
+    """The encoder ``name`` of ``kind``, loaded once per process, refused unless it speaks ``expected``'s space."""
+    encoder = _cache.get(kind)
     if encoder is not None:
         return encoder
     with _lock:
-        if "image" not in _cache:
+        if kind not in _cache:
             from prior.spaces import SpaceMismatchError
 
-            cond_space, _ = prior_spaces()
-            encoder = _load_encoder("image", settings.IMAGE_ENCODER)
+            encoder = _load_encoder(kind, name)
             try:
-                cond_space.check_matches(encoder.space, what=f"image encoder {settings.IMAGE_ENCODER!r} space")
+                expected.check_matches(encoder.space, what=f"{kind} encoder {name!r} space")
             except SpaceMismatchError as exc:
-                raise PriorNotReady(f"{exc}: set IMAGE_ENCODER to the encoder the prior was trained with") from None
-            _cache["image"] = encoder
-        return _cache["image"]
+                raise PriorNotReady(f"{exc}: {hint}") from None
+            _cache[kind] = encoder
+        return _cache[kind]
+
+
+def get_image_encoder():
+    """The image encoder named by ``settings.IMAGE_ENCODER``; its space must be the prior's condition space."""
+    cond_space, _ = prior_spaces()
+    return _checked_encoder(
+        "image", settings.IMAGE_ENCODER, cond_space, "set IMAGE_ENCODER to the encoder the prior was trained with"
+    )
 
 
 def get_text_encoder():
     """The text encoder named by ``settings.TEXT_ENCODER``; its space must be the prior's music space."""
-    encoder = _cache.get("text")
-    if encoder is not None:
-        return encoder
-    with _lock:
-        if "text" not in _cache:
-            from prior.spaces import SpaceMismatchError
-
-            _, music_space = prior_spaces()
-            encoder = _load_encoder("text", settings.TEXT_ENCODER)
-            try:
-                music_space.check_matches(encoder.space, what=f"text encoder {settings.TEXT_ENCODER!r} space")
-            except SpaceMismatchError as exc:
-                raise PriorNotReady(f"{exc}: set TEXT_ENCODER to an encoder of the catalog's space") from None
-            _cache["text"] = encoder
-        return _cache["text"]
+    _, music_space = prior_spaces()
+    return _checked_encoder(
+        "text", settings.TEXT_ENCODER, music_space, "set TEXT_ENCODER to an encoder of the catalog's space"
+    )
 
 
 def readiness(encoders: bool = True) -> tuple[bool, str]:
