@@ -281,8 +281,17 @@ def run_phase(kind: str, base: str, pngs: list[bytes], clients: int, duration: f
 # -- where the time goes ---------------------------------------------------------------------------------------
 
 
+def recall(approx: list, exact: list) -> float:
+    """Share of each seed's exact top-len(approx list) that the approximate search found, averaged over seeds."""
+    pairs = zip(approx, exact, strict=True)
+    shares = [len({n.track_id for n in a} & {n.track_id for n in e[: len(a)]}) / len(a) for a, e in pairs if a]
+    return float(np.mean(shares)) if shares else 1.0
+
+
 def breakdown(pngs: list[bytes], n: int) -> dict:
     """Median ms per stage of ``from-image`` and ``steer``, from the services' timing hooks, in this process."""
+    from django.conf import settings
+
     from prior.images import load_image
     from recommend import engine
     from recommend.services.playlist import playlist_from_image
@@ -317,24 +326,28 @@ def breakdown(pngs: list[bytes], n: int) -> dict:
             add("steer", name, ms)
         add("steer", "store_and_rest", total - sum(playlist.timings_ms.values()))
         add("steer", "total", total)
-    # What "ann" is made of: the one-round-trip ANN query (hits + their vectors and artists), then track rows.
-    from django.conf import settings
-
-    from catalog.selectors import nearest_candidates, tracks_by_id
+    # What "ann" is made of: the serving ANN (small k at RECOMMEND_EF_SEARCH, deeper only if the pool is short),
+    # beside the old fixed recipe (k = 40 per seed at the catalog-wide ef_search), on the same seeds.
+    from catalog.selectors import get_space, nearest_candidates, nearest_tracks
+    from recommend import conf
+    from recommend.selectors import playlist_candidates
     from worker import runtime
 
     prior = runtime.get_prior()
+    space = get_space(settings.CATALOG_SPACE)
     cond = engine.encode_image(load_image(pngs[0]))
-    for _ in range(n):
-        seeds = prior.sample(cond, 16)
+    for i in range(n):
+        seeds = prior.sample(cond, 16, seed=i)
         t0 = time.perf_counter()
-        found = nearest_candidates(settings.CATALOG_SPACE, seeds, 40)
+        found, k = playlist_candidates(space, seeds, pool=60, size=20, exclude=set())
         t1 = time.perf_counter()
-        tracks_by_id(list(found.vectors))
+        nearest_candidates(space, seeds, 40, ef_search=settings.HNSW_EF_SEARCH)
         t2 = time.perf_counter()
-        add("ann_parts", "nearest_candidates_16x40", (t1 - t0) * 1000)
-        add("ann_parts", "tracks_by_id", (t2 - t1) * 1000)
-        add("ann_parts", "candidates", float(len(found.vectors)))
+        add("ann_parts", "serving_ms", (t1 - t0) * 1000)
+        add("ann_parts", "serving_k_per_seed", float(k))
+        add("ann_parts", "serving_recall_vs_exact", recall(found.per_seed, nearest_tracks(space, seeds, k, exact=True)))
+        add("ann_parts", "k40_ef100_ms", (t2 - t1) * 1000)
+    stages["ann_parts"]["serving_ef_search"] = [float(conf.get("RECOMMEND_EF_SEARCH"))]
     return {kind: {name: round(float(np.median(v)), 1) for name, v in values.items()}
             for kind, values in stages.items()}
 
@@ -343,7 +356,9 @@ def prior_info(checkpoint: Path) -> dict:
     from prior.checkpoint import read_config
 
     config = read_config(checkpoint)
-    sampling = {"sampler": "heun", "nfe": 15, **(config.get("sampling") or {})}
+    from prior.config import SamplingConfig, config_to_dict
+
+    sampling = {**config_to_dict(SamplingConfig()), **(config.get("sampling") or {})}
     return {"path": str(checkpoint), "width": config["network"].get("width"), "depth": config["network"].get("depth"),
             "sampler": sampling.get("sampler"), "nfe": sampling.get("nfe"), "device": "cpu"}
 

@@ -83,12 +83,14 @@ class Candidates:
     artists: dict[int, str]
 
 
-def _fetch_binary(sql: str, params: list) -> list[tuple]:
+def _fetch_binary(sql: str, params: list, ef_search: int) -> list[tuple]:
     """Run ``sql`` with binary results (vectors arrive as float32 buffers, not text to parse).
 
     Django's cursors bind parameters client-side, which rules out binary results, so this uses a plain
     psycopg cursor on Django's connection and logs the query the way Django's debug cursor does, so query
-    counting (``CaptureQueriesContext``, the debug toolbar) still sees it.
+    counting (``CaptureQueriesContext``, the debug toolbar) still sees it. ``ef_search`` (the HNSW candidate
+    list) is set in the same network round trip (psycopg pipeline mode) on every call, so no setting leaks
+    from one caller to the next on a pooled connection.
     """
     import time
 
@@ -97,21 +99,39 @@ def _fetch_binary(sql: str, params: list) -> list[tuple]:
     register_vector_type()
     start = time.monotonic()
     with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, binary=True)
+        with connection.connection.pipeline():
+            cursor.execute("SELECT set_config('hnsw.ef_search', %s, false)", [str(int(ef_search))])
+            cursor.execute(sql, params, binary=True)
         rows = cursor.fetchall()
     if connection.queries_logged:
-        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - start:.3f}"})
+        connection.queries_log.append(
+            {"sql": f"SET hnsw.ef_search = {int(ef_search)}; {sql}", "time": f"{time.monotonic() - start:.3f}"}
+        )
     return rows
 
 
-def _nearest_rows(space, seeds, k, exclude, exact, with_features) -> tuple[EmbeddingSpace, int, list[tuple]]:
+def resolve_ef_search(k: int, ef_search: int | None = None) -> int:
+    """The HNSW candidate list for a top-``k`` search: ``ef_search`` (default ``settings.HNSW_EF_SEARCH``), >= k.
+
+    pgvector returns at most ``ef_search`` rows per scan before its iterative scan has to extend the search, so
+    a list shorter than k costs recall and time; a longer one costs time roughly in proportion.
+    """
+    from django.conf import settings
+
+    ef = int(ef_search if ef_search is not None else settings.HNSW_EF_SEARCH)
+    if not 1 <= ef <= 1000:
+        raise ValueError(f"ef_search must be between 1 and 1000 (pgvector's range), got {ef}")
+    return max(ef, int(k))
+
+
+def _nearest_rows(space, seeds, k, exclude, exact, with_features, ef_search) -> tuple[EmbeddingSpace, int, list]:
     space = get_space(space)
     seeds = _check_seeds(space, seeds)
     if k < 1:
         raise ValueError("k must be at least 1")
     params = [list(seeds), sorted({int(t) for t in exclude}), int(k)]
     sql = nearest_sql(space, exact=exact, with_features=with_features, binary_seeds=True)
-    return space, len(seeds), _fetch_binary(sql, params)
+    return space, len(seeds), _fetch_binary(sql, params, resolve_ef_search(k, ef_search))
 
 
 def nearest_tracks(
@@ -121,9 +141,13 @@ def nearest_tracks(
     *,
     exclude: Iterable[int] = (),
     exact: bool = False,
+    ef_search: int | None = None,
 ) -> list[list[Neighbor]]:
-    """Top-``k`` tracks of each seed (best first), skipping ``exclude``; one list per seed."""
-    _, n_seeds, rows = _nearest_rows(space, seeds, k, exclude, exact, with_features=False)
+    """Top-``k`` tracks of each seed (best first), skipping ``exclude``; one list per seed.
+
+    ``ef_search`` trades recall for time (see :func:`resolve_ef_search`); ``exact`` ignores it.
+    """
+    _, n_seeds, rows = _nearest_rows(space, seeds, k, exclude, exact, False, ef_search)
     results: list[list[Neighbor]] = [[] for _ in range(n_seeds)]
     for seed, track_id, score in rows:
         results[seed].append(Neighbor(int(track_id), float(score)))
@@ -137,9 +161,10 @@ def nearest_candidates(
     *,
     exclude: Iterable[int] = (),
     exact: bool = False,
+    ef_search: int | None = None,
 ) -> Candidates:
     """:func:`nearest_tracks` plus each distinct hit's vector and artist, still in one round trip."""
-    _, n_seeds, rows = _nearest_rows(space, seeds, k, exclude, exact, with_features=True)
+    _, n_seeds, rows = _nearest_rows(space, seeds, k, exclude, exact, True, ef_search)
     per_seed: list[list[Neighbor]] = [[] for _ in range(n_seeds)]
     vectors: dict[int, np.ndarray] = {}
     artists: dict[int, str] = {}

@@ -21,9 +21,13 @@ DEFAULTS: dict[str, Any] = {
     "RECOMMEND_MAX_PER_ARTIST": 2,
     # Candidate pool = POOL_FACTOR x size merged tracks, diversified down to size.
     "RECOMMEND_POOL_FACTOR": 3,
-    # Nearest neighbours fetched per seed: clamp(2 x size, MIN, MAX).
-    "RECOMMEND_K_PER_SEED_MIN": 20,
+    # Nearest neighbours fetched per seed: first clamp(ceil(2 x pool / seeds), MIN, MAX), doubled (one more ANN
+    # round trip each time, up to MAX) while the lists are too short or too alike to fill the pool.
+    "RECOMMEND_K_PER_SEED_MIN": 10,
     "RECOMMEND_K_PER_SEED_MAX": 100,
+    # HNSW candidate list (pgvector's hnsw.ef_search) of the playlist ANN, raised to k when k is larger; the
+    # catalog-wide HNSW_EF_SEARCH (100) stays the default of every other search. bench/api.py measures both.
+    "RECOMMEND_EF_SEARCH": 40,
     # Steering strengths k (Diff4Steer eq. 4): per tag, per avoided tag, liked / skipped centroid.
     "RECOMMEND_STEER_TAG_K": 0.1,
     "RECOMMEND_STEER_AVOID_K": 0.1,

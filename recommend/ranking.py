@@ -12,13 +12,15 @@ scores are comparable across merge methods; pinned (liked) tracks report their b
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from prior.retrieval import reciprocal_rank_fusion_items, round_robin_merge_items
-from recommend.diversify import DiversifyParams, diversify
+from recommend.diversify import DiversifyParams, artist_keys, diversify
 
 MERGE_METHODS = ("round_robin", "rrf")
 
@@ -28,6 +30,34 @@ class RankedItem:
     track_id: int
     seed: int
     score: float
+
+
+def neighbours_per_seed(pool: int, n_seeds: int, k_min: int, k_max: int) -> int:
+    """First guess of k (neighbours fetched per seed) for a merged pool of ``pool`` tracks.
+
+    Round-robin takes about ``pool / S`` tracks from each seed's list; twice that covers the overlap between
+    neighbouring seeds' lists in the common case, and :func:`pool_is_complete` says when it did not. The ANN's
+    cost grows with k, so fetching 40 per seed "to be safe" when 8 will do is the most expensive habit here.
+    """
+    return int(min(max(math.ceil(2 * pool / max(n_seeds, 1)), k_min), k_max))
+
+
+def pool_is_complete(
+    per_seed_ids: Sequence[Sequence[int]], artists: Mapping[int, str], k: int, pool: int, size: int,
+    max_per_artist: int,
+) -> bool:
+    """Whether searching deeper than ``k`` per seed could not improve the playlist.
+
+    Complete when the lists hold ``pool`` distinct tracks that can fill ``size`` slots under the artist cap, or
+    when every list came back shorter than ``k`` (the catalog, minus exclusions, has nothing more to give).
+    """
+    if all(len(ids) < k for ids in per_seed_ids):
+        return True
+    distinct = list(dict.fromkeys(t for ids in per_seed_ids for t in ids))
+    if len(distinct) < pool:
+        return False
+    per_artist = Counter(artist_keys([artists.get(t, "") for t in distinct]))
+    return sum(min(count, max_per_artist) for count in per_artist.values()) >= size
 
 
 def merge_candidates(

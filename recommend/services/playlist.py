@@ -17,14 +17,14 @@ import numpy as np
 from django.db import transaction
 from PIL import Image
 
-from catalog.selectors import get_space, nearest_candidates
+from catalog.selectors import get_space
 from config.errors import ApiError
 from prior.images import ImageInputError, load_image
 from recommend import conf, engine
 from recommend.diversify import DiversifyParams
 from recommend.models import Playlist, PlaylistItem, Session, SteeringEvent, hash_token, new_token
 from recommend.ranking import MERGE_METHODS, RankedItem, rank_playlist
-from recommend.selectors import candidate_features
+from recommend.selectors import candidate_features, playlist_candidates
 from recommend.services.steering_vectors import SteeringState, steering_pairs
 from worker.errors import SamplingUnavailable
 
@@ -87,11 +87,6 @@ def query_vector(image: bytes | Image.Image | None, image_embedding: Sequence[fl
     return (vector / norm).astype(np.float32)
 
 
-def k_per_seed(size: int) -> int:
-    """Neighbours fetched per seed: enough that merge + artist cap + MMR still fill ``size`` slots."""
-    return int(np.clip(2 * size, conf.get("RECOMMEND_K_PER_SEED_MIN"), conf.get("RECOMMEND_K_PER_SEED_MAX")))
-
-
 def compute_playlist(
     cond: np.ndarray,
     state: SteeringState,
@@ -128,7 +123,10 @@ def compute_playlist(
         raise ApiError(f"The prior refused the request: {exc}", code="sampling_rejected") from None
     timings["sample"] = (time.perf_counter() - t1) * 1000
     t2 = time.perf_counter()
-    found = nearest_candidates(space, seeds, k_per_seed(size), exclude=set(exclude) | set(pinned))
+    pool_factor = int(conf.get("RECOMMEND_POOL_FACTOR"))
+    found, k = playlist_candidates(
+        space, seeds, pool=max(pool_factor, 1) * size, size=size, exclude=set(exclude) | set(pinned)
+    )
     per_seed, vectors, artists = found.per_seed, dict(found.vectors), dict(found.artists)
     if pinned:  # liked tracks are kept, not searched for: their features need one more read
         pinned_vectors, pinned_artists = candidate_features(space, list(pinned))
@@ -148,7 +146,7 @@ def compute_playlist(
         size,
         merge=merge,
         params=params,
-        pool_factor=int(conf.get("RECOMMEND_POOL_FACTOR")),
+        pool_factor=pool_factor,
         pinned=pinned,
     )
     timings["merge"] = (time.perf_counter() - t3) * 1000
@@ -157,6 +155,7 @@ def compute_playlist(
         "seeds": n_seeds,
         "guidance": guidance,
         "merge": merge,
+        "k_per_seed": k,
         "mmr_lambda": params.mmr_lambda,
         "max_per_artist": params.max_per_artist,
         "rng_seed": rng_seed,
