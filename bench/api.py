@@ -160,12 +160,13 @@ def sample_pngs() -> list[bytes]:
 class Server:
     """``manage.py runserver`` in a subprocess; :meth:`stop` always ends it (terminate, then kill)."""
 
-    def __init__(self, port: int, env: dict[str, str], log_path: Path, kind: str = "gunicorn", workers: int = 2):
+    def __init__(self, port: int, env: dict[str, str], log_path: Path, kind: str = "gunicorn", workers: int = 2,
+                 threads: int = 4):
         self.base = f"http://127.0.0.1:{port}"
         self.log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         if kind == "gunicorn":  # what production runs (Dockerfile, docker-compose.yml), sized to the cores here
             command = [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-                       "--workers", str(workers), "--threads", "4", "--worker-class", "gthread",
+                       "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
                        "--timeout", "120", "--log-level", "warning"]
         else:  # the demo's kind of server: one process, a thread per request
             command = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"]
@@ -289,7 +290,10 @@ def recall(approx: list, exact: list) -> float:
 
 
 def breakdown(pngs: list[bytes], n: int) -> dict:
-    """Median ms per stage of ``from-image`` and ``steer``, from the services' timing hooks, in this process."""
+    """Median ms per stage of ``from-image`` and ``steer``, from the services' timing hooks, in this process.
+
+    Recall is a mean (over requests) of the per-seed share of the exact top-k that the serving ANN returned.
+    """
     from django.conf import settings
 
     from prior.images import load_image
@@ -348,8 +352,8 @@ def breakdown(pngs: list[bytes], n: int) -> dict:
         add("ann_parts", "serving_recall_vs_exact", recall(found.per_seed, nearest_tracks(space, seeds, k, exact=True)))
         add("ann_parts", "k40_ef100_ms", (t2 - t1) * 1000)
     stages["ann_parts"]["serving_ef_search"] = [float(conf.get("RECOMMEND_EF_SEARCH"))]
-    return {kind: {name: round(float(np.median(v)), 1) for name, v in values.items()}
-            for kind, values in stages.items()}
+    return {kind: {name: round(float(np.mean(v) if "recall" in name else np.median(v)), 3 if "recall" in name else 1)
+                   for name, v in values.items()} for kind, values in stages.items()}
 
 
 def prior_info(checkpoint: Path) -> dict:
@@ -385,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server", choices=["gunicorn", "runserver"], default="gunicorn",
                         help="gunicorn (production: processes x threads) or runserver (the demo's threaded server)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker process")
     args = parser.parse_args(argv)
     try:
         client_counts = [int(c) for c in args.clients.split(",") if c.strip()]
@@ -414,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         catalog = load_catalog(args.tracks, musiccaps, work)
         pngs = sample_pngs()
 
-        server = Server(free_port(), env, work / "server.log", args.server, args.workers)
+        server = Server(free_port(), env, work / "server.log", args.server, args.workers, args.threads)
         log(f"{args.server} on {server.base}; waiting for /readyz (loads the models)")
         server.wait_ready()
         for kind in ("from-image", "steer"):
@@ -432,7 +437,8 @@ def main(argv: list[str] | None = None) -> int:
         errors = sum(r["errors"] for per in results.values() for r in per.values())
         print(json.dumps({
             "bench": "api", "catalog": catalog, "prior": prior_info(checkpoint), "duration_s": args.duration,
-            "server": {"kind": args.server, "workers": args.workers if args.server == "gunicorn" else 1},
+            "server": {"kind": args.server, "workers": args.workers if args.server == "gunicorn" else 1,
+                       "threads": args.threads if args.server == "gunicorn" else None},
             **results, "breakdown_ms": stages,
             "target": {"p95_ms_at_max_clients": 300, "clients": max(client_counts), "worst_p95_ms": worst,
                        "errors": errors, "met": worst <= 300 and errors == 0},

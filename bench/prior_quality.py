@@ -223,7 +223,7 @@ def synthetic(p: Pipeline, a: argparse.Namespace) -> dict:
     """Train the prior for every recipe in --steps, choose the recipe on val, then tune on val and test once."""
     d = p.out / "synthetic"
     data = d / "data"
-    p.run(["make-synthetic", "--out", data, "--seed", a.seed], done=data / "world.npz")
+    p.run(["make-synthetic", "--out", data, "--seed", a.seed, "--n-train", a.n_train], done=data / "world.npz")
     recipes = [synthetic_recipe(t, a.width) for t in str(a.steps).split(",")]
     common = ["--pairs", data / "train.npz", "--seed", a.seed, "--progress", "--depth", a.depth]
     p.run(
@@ -361,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--steps", default="3000,6000,12000", help="synthetic prior recipes: STEPS or WIDTHxSTEPS (chosen on val)"
     )
+    parser.add_argument("--n-train", type=int, default=80_000, help="synthetic training pairs (val/test do not change)")
     parser.add_argument("--width", type=int, default=256, help="network width of every model (CPU budget)")
     parser.add_argument("--depth", type=int, default=4, help="residual blocks of every model")
     parser.add_argument("--mc-depth", type=int, default=4)

@@ -44,6 +44,9 @@ from prior.spaces import EmbeddingSpace
 WORLD_VERSION = "2"  # 2: mode weights 1/(1 + 0.5 rank) instead of Zipf 1/(1 + rank)
 
 
+BASE_TRAIN = 20_000  # training pairs drawn before val/test; more come from a separate stream (see make_synthetic)
+
+
 @dataclass(frozen=True)
 class WorldConfig:
     """Sizes and noise levels of the world; defaults match issue 3 (40 clusters, 3-6 modes, 20k tracks)."""
@@ -64,7 +67,7 @@ class WorldConfig:
     style_music_scale: float = 0.6
     sigma_music: float = 0.05
     catalog_size: int = 20_000
-    n_train: int = 20_000
+    n_train: int = BASE_TRAIN
     n_val: int = 1_000
     n_test: int = 1_000
 
@@ -232,18 +235,12 @@ def write_world(out_dir: str | Path, config: WorldConfig) -> dict[str, Path]:
     rng = np.random.default_rng([cfg.seed, 2])
     catalog = world.draw(cfg.catalog_size, rng)
     ids = np.array([f"syn-{i:06d}" for i in range(cfg.catalog_size)])
-    train = world.draw(cfg.n_train, rng)
+    # The first BASE_TRAIN pairs come from the shared stream (as in every earlier run of this world version);
+    # pairs beyond them from their own stream, drawn last, so a bigger --n-train leaves val and test unchanged.
+    train = world.draw(min(cfg.n_train, BASE_TRAIN), rng)
     picked = rng.permutation(cfg.catalog_size)[: cfg.n_val + cfg.n_test]
     paths = {
         "catalog": save_catalog(out / "catalog.npz", ids, catalog["music"], music_space=music_space),
-        "train": save_pairs(
-            out / "train.npz",
-            train["cond"],
-            train["music"],
-            steer=world.labels[world.mode_label[train["mode"]]],
-            cond_space=cond_space,
-            music_space=music_space,
-        ),
     }
     for name, rows in (("val", picked[: cfg.n_val]), ("test", picked[cfg.n_val :])):
         cond = world.condition(catalog["cluster"][rows], catalog["style"][rows], rng)
@@ -256,6 +253,17 @@ def write_world(out_dir: str | Path, config: WorldConfig) -> dict[str, Path]:
             cond_space=cond_space,
             music_space=music_space,
         )
+    if cfg.n_train > BASE_TRAIN:
+        extra = world.draw(cfg.n_train - BASE_TRAIN, np.random.default_rng([cfg.seed, 3]))
+        train = {key: np.concatenate([train[key], extra[key]]) for key in train}
+    paths["train"] = save_pairs(
+        out / "train.npz",
+        train["cond"],
+        train["music"],
+        steer=world.labels[world.mode_label[train["mode"]]],
+        cond_space=cond_space,
+        music_space=music_space,
+    )
     paths["world"] = world.save(out / "world.npz")
     description = {
         "what": "synthetic multimodal world (prior.data.synthetic); p(music|cond) known exactly",

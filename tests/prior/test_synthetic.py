@@ -90,3 +90,17 @@ def test_oracle_beats_the_posterior_mean(small_world):
     oracle = recall(world.oracle_sample(test.cond, 16, rng))
     mean = recall(world.posterior_mean_direction(test.cond, rng)[:, None])
     assert oracle > 0.9 and oracle > mean + 0.2
+
+
+def test_more_training_pairs_leave_val_test_and_the_first_pairs_unchanged(tmp_path, monkeypatch):
+    import prior.data.synthetic as synthetic
+
+    monkeypatch.setattr(synthetic, "BASE_TRAIN", 300)
+    small = write_world(tmp_path / "small", replace(SMALL, n_train=300))
+    large = write_world(tmp_path / "large", replace(SMALL, n_train=900))
+    for name in ("val", "test", "catalog"):
+        assert np.load(small[name])["music"].tobytes() == np.load(large[name])["music"].tobytes()
+    first, more = load_pairs(small["train"]), load_pairs(large["train"])
+    assert len(more) == 900
+    np.testing.assert_array_equal(more.cond[:300], first.cond)
+    assert not np.isclose(more.music[300:600], first.music).all(axis=1).any()  # fresh draws, not repeats
