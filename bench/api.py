@@ -10,7 +10,7 @@ What it does, all in its OWN throwaway embedded Postgres (a temporary data direc
    synthetic tracks up to ``--tracks`` (each a MusicCaps vector plus Gaussian noise, renormalised, so they live
    in the same region of the space as the real ones; 10 tracks per synthetic artist), bulk-loaded through the
    real ingest path, then the HNSW index is built;
-2. a live server on 127.0.0.1 in a subprocess: gunicorn (gthread, ``--workers`` processes x 4 threads, as in
+2. a live server on 127.0.0.1 in a subprocess: gunicorn (gthread, ``--workers`` processes x ``--threads``, as in
    production) or ``--server runserver`` (the demo's one-process threaded server), with the default prior on CPU
    and tasks in-process (no broker), ``from-image`` throttling lifted;
 3. for each client count: ``from-image`` (multipart PNG upload, size 20, 16 seeds) and then ``steer`` (one tag,
@@ -422,8 +422,8 @@ def main(argv: list[str] | None = None) -> int:
         server = Server(free_port(), env, work / "server.log", args.server, args.workers, args.threads)
         log(f"{args.server} on {server.base}; waiting for /readyz (loads the models)")
         server.wait_ready()
-        for kind in ("from-image", "steer"):
-            run_phase(kind, server.base, pngs, 1, min(5.0, args.duration))  # warm-up, not reported
+        for kind in ("from-image", "steer"):  # warm-up, not reported: every worker process loads its models
+            run_phase(kind, server.base, pngs, max(client_counts), min(10.0, args.duration))
         results: dict = {"from_image": {}, "steer": {}}
         for clients in client_counts:
             for kind in ("from-image", "steer"):
