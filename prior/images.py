@@ -13,7 +13,7 @@ Failures raise :class:`ImageInputError` with a stable ``code`` that the API maps
 from __future__ import annotations
 
 import io
-import warnings
+import threading
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
@@ -41,6 +41,9 @@ class ImageInputError(ValueError):
         return {"code": self.code, "message": self.message}
 
 
+_TRUNCATED_SETTING_LOCK = threading.Lock()
+
+
 def load_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
     """Decode ``data`` (the raw bytes of an upload) into an upright 8-bit RGB image, or raise :class:`ImageInputError`.
 
@@ -52,12 +55,11 @@ def load_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image
     if not data:
         raise ImageInputError("invalid_image", "the image file is empty")
     try:
-        # PIL's own bomb guard warns at MAX_IMAGE_PIXELS and raises at twice that; we check the header ourselves
-        # (below) and turn the warning into an error so no code path decodes an oversized image.
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=None)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # PIL's own bomb guard raises at twice MAX_IMAGE_PIXELS and only warns below; we check the header's size
+        # against both limits ourselves (below), before any pixel is decoded. (No warnings.catch_warnings() here:
+        # it swaps process-wide state and is not safe in a threaded server.)
+        image = Image.open(io.BytesIO(data), formats=None)
+    except Image.DecompressionBombError:
         raise ImageInputError("too_many_pixels", f"the image has more than {max_pixels} pixels") from None
     except UnidentifiedImageError:
         raise ImageInputError("invalid_image", "the file is not a recognisable image") from None
@@ -71,9 +73,10 @@ def load_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image
     width, height = image.size
     if width <= 0 or height <= 0:
         raise ImageInputError("invalid_image", "the image has no pixels")
-    if width * height > max_pixels:
+    limit = min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels)  # Pillow's own bomb guard is a ceiling too
+    if width * height > limit:
         raise ImageInputError(
-            "too_many_pixels", f"the image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}"
+            "too_many_pixels", f"the image is {width}x{height} = {width * height} pixels; the limit is {limit}"
         )
     if getattr(image, "n_frames", 1) > 1:
         image.seek(0)  # animated PNG/WebP: the first frame is the picture
@@ -84,9 +87,25 @@ def load_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image
 
 
 def _decode_fully(image: Image.Image) -> None:
-    """Force decoding now so a truncated or corrupt file fails here with a clear code, not later in a model."""
-    previous = ImageFile.LOAD_TRUNCATED_IMAGES
-    ImageFile.LOAD_TRUNCATED_IMAGES = False  # another library may have switched it on globally
+    """Force decoding now so a truncated or corrupt file fails here with a clear code, not later in a model.
+
+    Pillow's ``ImageFile.LOAD_TRUNCATED_IMAGES`` is process-wide. It is False unless some library switches it on;
+    then (only then) decoding runs with it off under a lock, so concurrent uploads cannot restore each other's
+    value out of order. The common path only reads the setting (under the lock) and decodes without it.
+    """
+    with _TRUNCATED_SETTING_LOCK:  # read under the lock: never our own temporary False from another thread
+        switched_on = ImageFile.LOAD_TRUNCATED_IMAGES
+        if switched_on:
+            ImageFile.LOAD_TRUNCATED_IMAGES = False
+            try:
+                _load_strictly(image)
+            finally:
+                ImageFile.LOAD_TRUNCATED_IMAGES = True
+    if not switched_on:
+        _load_strictly(image)
+
+
+def _load_strictly(image: Image.Image) -> None:
     try:
         image.load()
     except OSError as exc:
@@ -96,8 +115,6 @@ def _decode_fully(image: Image.Image) -> None:
         raise ImageInputError("invalid_image", f"the image data is corrupt ({exc})") from None
     except (ValueError, SyntaxError, EOFError) as exc:
         raise ImageInputError("truncated_image", f"the image data ends early or is corrupt ({exc})") from None
-    finally:
-        ImageFile.LOAD_TRUNCATED_IMAGES = previous
 
 
 def _upright(image: Image.Image) -> Image.Image:

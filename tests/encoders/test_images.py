@@ -90,14 +90,15 @@ def png_header_only(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
 
 
-def test_decompression_bomb_is_an_error_not_a_warning():
+def test_decompression_bomb_is_refused_not_just_warned_about():
     pil_limit = Image.MAX_IMAGE_PIXELS or 89_478_485
     huge = int((3 * pil_limit) ** 0.5)  # beyond PIL's own error threshold (2x its limit)
     refused(png_header_only(huge, huge), "too_many_pixels", max_pixels=10**12)
     refused(png_header_only(huge, huge), "too_many_pixels")
-    # above PIL's warning threshold but below its error threshold: still an error, never a warning
+    # above PIL's warning threshold but below its error threshold: Pillow only warns, we refuse
     side = int((1.2 * pil_limit) ** 0.5)
-    refused(png_header_only(side, side), "too_many_pixels", max_pixels=10**12)
+    with pytest.warns(Image.DecompressionBombWarning):
+        refused(png_header_only(side, side), "too_many_pixels", max_pixels=10**12)
     refused(png_header_only(7000, 7000), "too_many_pixels")  # 49 Mpx > the default 40 Mpx
 
 
@@ -168,3 +169,27 @@ def test_error_codes_are_the_documented_ones():
     with pytest.raises(ValueError):
         ImageInputError("nope", "x")
     assert ImageInputError("invalid_image", "m").to_dict() == {"code": "invalid_image", "message": "m"}
+
+
+def test_concurrent_uploads_keep_the_global_truncation_setting(monkeypatch):
+    """Threads decoding at once must neither miss a truncation nor leave Pillow's global switched."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from PIL import ImageFile
+
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    rng = np.random.default_rng(2)
+    whole = [encode(Image.fromarray(rng.integers(0, 255, (96, 96, 3), dtype=np.uint8)), "PNG") for _ in range(8)]
+
+    def outcome(i: int) -> str:
+        data = whole[i % 8] if i % 2 else whole[i % 8][: len(whole[i % 8]) // 2]
+        try:
+            load_image(data)
+            return "ok"
+        except ImageInputError as exc:
+            return exc.code
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(outcome, range(64)))
+    assert results == ["truncated_image" if i % 2 == 0 else "ok" for i in range(64)]
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True
