@@ -1,6 +1,6 @@
 """CPU latency of the prior: one query = 16 seeds with CFG and 2 steering tags, per sampler and NFE.
 
-    python bench/prior_speed.py [--checkpoint DIR] [--threads 2] [--repeats 20] [--nfe 7,11,15,23,31]
+    python bench/prior_speed.py [--checkpoint DIR] [--threads 2] [--repeats 20] [--nfe 7,11,15] [--batch-queries 4]
     python bench/prior_speed.py --throughput [--device cuda] [--widths 1024,4096] [--dtypes fp32,bf16] [--batch 64]
 
 Prints ONE JSON object: p50/p95 milliseconds per query for each (sampler, NFE) through the real service path
@@ -134,6 +134,28 @@ def throughput(args: argparse.Namespace) -> dict:
             "sampler": defaults.sampler, "nfe": defaults.nfe, "results": rows}
 
 
+def batching_gain(sampler: PriorSampler, cond: np.ndarray, steer: list, args: argparse.Namespace) -> dict:
+    """B queries (default sampler) as B separate calls vs ONE call with a [B, Dc] condition, with and without
+    steering: what a server that batched concurrent requests would save (p50 ms for all B queries together)."""
+    rng = np.random.default_rng(1)
+    conds = np.stack([cond] + [rng.standard_normal(cond.shape).astype(np.float32)
+                               for _ in range(args.batch_queries - 1)])
+    out: dict = {"queries": args.batch_queries}
+    for name, pairs in (("plain", ()), ("steered", steer)):
+        def singles(pairs=pairs):
+            for row in conds:
+                sampler.sample(row, n_seeds=args.seeds, guidance=args.guidance, steer=pairs, seed=0)
+
+        def batched(pairs=pairs):
+            sampler.sample(conds, n_seeds=args.seeds, guidance=args.guidance, steer=pairs, seed=0)
+
+        one_by_one = percentile(timed(singles, args.repeats), 50)
+        together = percentile(timed(batched, args.repeats), 50)
+        out[name] = {"separate_calls_ms": round(one_by_one, 2), "one_batched_call_ms": round(together, 2),
+                     "speedup": round(one_by_one / together, 2)}
+    return out
+
+
 def make_default_checkpoint(directory: Path, cond_dim: int, music_dim: int) -> Path:
     torch.manual_seed(0)
     cfg = NetworkConfig(cond_dim=cond_dim, music_dim=music_dim)
@@ -164,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dtypes", default="fp32,bf16")
     parser.add_argument("--depth", type=int, default=NetworkConfig.depth)
     parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--batch-queries", type=int, default=4,
+                        help="also time this many queries as separate calls vs one batched call (0 = skip)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.throughput:
@@ -198,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     wall = timed(query(default.sampler, default.nfe, with_steer=False), args.repeats, cpu=cpu)
     no_steer = {f"{default.sampler}@{default.nfe}": summary(wall, cpu)}
 
+    batching = batching_gain(sampler, cond, steer, args) if args.batch_queries > 1 else None
+
     # The batched CFG forward of one query (what every network evaluation of a sampler does).
     model = sampler.denoiser
     x = torch.randn(1, args.seeds, cfg.music_dim)
@@ -223,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         "default_sampler": {"sampler": default.sampler, "nfe": default.nfe},
         "latency": latency,
         "latency_without_steering": no_steer,
+        "batching": batching,
         "forward": {
             "batch_rows": 2 * args.seeds,
             "mflop": round(flops / 1e6, 2),
