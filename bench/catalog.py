@@ -152,7 +152,7 @@ def run(args, bulk: Path, incremental: Path, vectors, more, seeds, extra: int) -
     from django.db import connection
 
     from catalog.models import Track
-    from catalog.selectors import nearest_tracks
+    from catalog.selectors import nearest_tracks, resolve_ef_search
     from catalog.services.ingest import ingest_file
     from catalog.services.spaces import ensure_space
     from catalog.vector_index import HNSW_EF_CONSTRUCTION, HNSW_M, build_index
@@ -182,10 +182,9 @@ def run(args, bulk: Path, incremental: Path, vectors, more, seeds, extra: int) -
     all_vectors = np.concatenate([vectors, more])
     track_ids = np.array([ids[f"b{i}"] for i in range(len(all_vectors))])
     with connection.cursor() as cursor:
-        cursor.execute("SHOW hnsw.ef_search")
-        ef_search = int(cursor.fetchone()[0])
         cursor.execute("SHOW shared_buffers")
         shared_buffers = cursor.fetchone()[0]
+    ef_search = resolve_ef_search(50)  # what nearest_tracks(space, seeds, 50) sets for its query
     log(f"ANN: {args.queries} queries x 16 seeds, top-50, ef_search={ef_search}")
     for query in seeds[:5]:
         nearest_tracks(space, query, 50)  # warm-up: type registration, caches

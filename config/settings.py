@@ -80,10 +80,11 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------------------
-# hnsw.ef_search (and pgvector's iterative scan, so filtered ANN queries still return k rows) are set per
-# connection at start-up: the ANN selector then needs no SET round trip of its own.
+# pgvector's iterative scan (so filtered ANN queries still return k rows) is set per connection at start-up;
+# hnsw.ef_search is set by the ANN selector itself on every call (HNSW_EF_SEARCH unless the caller asks for
+# another, see catalog.selectors.resolve_ef_search), in the same round trip as the query.
 HNSW_EF_SEARCH = int(os.environ.get("HNSW_EF_SEARCH", "100"))
-PG_OPTIONS = f"-c hnsw.ef_search={HNSW_EF_SEARCH} -c hnsw.iterative_scan=relaxed_order"
+PG_OPTIONS = "-c hnsw.iterative_scan=relaxed_order"
 
 if os.environ.get("DATABASE_URL"):
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}

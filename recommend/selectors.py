@@ -88,8 +88,9 @@ def playlist_candidates(
     k_max = int(conf.get("RECOMMEND_K_PER_SEED_MAX"))
     k = neighbours_per_seed(pool, len(seeds), int(conf.get("RECOMMEND_K_PER_SEED_MIN")), k_max)
     max_per_artist = int(conf.get("RECOMMEND_MAX_PER_ARTIST"))
+    ef_search = int(conf.get("RECOMMEND_EF_SEARCH"))
     while True:
-        found = nearest_candidates(space, seeds, k, exclude=exclude, ef_search=int(conf.get("RECOMMEND_EF_SEARCH")))
+        found = nearest_candidates(space, seeds, k, exclude=exclude, ef_search=ef_search)
         per_seed_ids = [[n.track_id for n in hits] for hits in found.per_seed]
         if k >= k_max or pool_is_complete(per_seed_ids, found.artists, k, pool, size, max_per_artist):
             return found, k
