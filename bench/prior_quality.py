@@ -187,8 +187,8 @@ def quick_steps(a: argparse.Namespace) -> list:
     return ["--width", 32, "--steps", 50]
 
 
-def val_diffusion(p: Pipeline, out: Path, prior: Path, reg: Path, data: Path, log: str) -> dict:
-    """The diffusion block of an evaluation on val.npz (default sampling, no steering): to choose a recipe."""
+def evaluate_on_val(p: Pipeline, out: Path, prior: Path, reg: Path, data: Path, log: str, *extra) -> dict:
+    """An evaluation on val.npz with default sampling and no steering (to choose recipes); ``extra`` CLI flags."""
     p.run(
         [
             "evaluate",
@@ -204,6 +204,7 @@ def val_diffusion(p: Pipeline, out: Path, prior: Path, reg: Path, data: Path, lo
             out,
             "--steer",
             0,
+            *extra,
         ],
         done=out,
         log=log,
@@ -239,7 +240,7 @@ def synthetic(p: Pipeline, a: argparse.Namespace) -> dict:
             done=prior / "model.safetensors",
             log=f"synthetic_train_{name}",
         )
-        val[name] = val_diffusion(p, d / f"val_prior_{name}.json", prior, d / "reg", data, f"synthetic_val_{name}")
+        val[name] = evaluate_on_val(p, d / f"val_prior_{name}.json", prior, d / "reg", data, f"synthetic_val_{name}")
     best = max(val, key=lambda n: val[n]["diffusion"]["recall@100"])
     summary = tune_and_evaluate(
         p, d / f"run_{best}", data, d / f"prior_{best}", d / "reg", a, oracle=data / "world.npz"
@@ -294,56 +295,17 @@ def musiccaps(p: Pipeline, a: argparse.Namespace) -> dict:
             log=f"musiccaps_baseline_{name}",
         )
     val_rows = {}
+    first_reg = reg_dirs[next(iter(reg_dirs))]
     for name, prior in prior_dirs.items():
-        out = d / f"val_recipe_{name}.json"
-        p.run(
-            [
-                "evaluate",
-                "--checkpoint",
-                prior,
-                "--baseline",
-                reg_dirs[next(iter(reg_dirs))],
-                "--pairs",
-                data / "val.npz",
-                "--catalog",
-                data / "catalog.npz",
-                "--json",
-                out,
-                "--steer",
-                0,
-            ],
-            done=out,
-            log=f"musiccaps_val_{name}",
-        )
-        val_rows[f"prior:{name}"] = read(out)["diffusion"]
+        result = evaluate_on_val(p, d / f"val_recipe_{name}.json", prior, first_reg, data, f"musiccaps_val_{name}")
+        val_rows[f"prior:{name}"] = result["diffusion"]
     prior_ok = [n for n in prior_dirs if val_rows[f"prior:{n}"]["miscs"] <= MAX_MISCS] or list(prior_dirs)
     best_prior = max(prior_ok, key=lambda n: val_rows[f"prior:{n}"]["recall@100"])
     for name, reg in reg_dirs.items():
         out = d / f"val_baseline_{name}.json"
-        p.run(
-            [
-                "evaluate",
-                "--checkpoint",
-                prior_dirs[best_prior],
-                "--baseline",
-                reg,
-                "--pairs",
-                data / "val.npz",
-                "--catalog",
-                data / "catalog.npz",
-                "--json",
-                out,
-                "--steer",
-                0,
-                "--seeds",
-                1,
-                "--nfe",
-                1,
-            ],
-            done=out,
-            log=f"musiccaps_valbase_{name}",
-        )
-        val_rows[f"baseline:{name}"] = read(out)["regression"]
+        flags = ("--seeds", 1, "--nfe", 1)  # the baseline's numbers do not depend on the prior's sampling
+        result = evaluate_on_val(p, out, prior_dirs[best_prior], reg, data, f"musiccaps_valbase_{name}", *flags)
+        val_rows[f"baseline:{name}"] = result["regression"]
     best_reg = max(reg_dirs, key=lambda n: val_rows[f"baseline:{n}"]["recall@100"])
     run = d / f"run_{best_prior}_{best_reg}"
     summary = tune_and_evaluate(p, run, data, prior_dirs[best_prior], reg_dirs[best_reg], a, oracle=None)
