@@ -29,6 +29,7 @@ import numpy as np
 
 from prior.data.npz import Catalog, DataError, Pairs, l2_normalise, load_catalog, load_pairs
 from prior.metrics import estimate, fmd, hits_at_k, miscs, paired_difference, random_other_indices, triplet_accuracy
+from prior.plots import pyplot, save
 from prior.retrieval import per_seed_top_k, reciprocal_rank_fusion, round_robin_merge
 
 RETRIEVE_K = 100
@@ -258,11 +259,7 @@ def compare(hits: dict[str, np.ndarray]) -> dict:
 
 def plot_methods(result: dict, path: str | Path) -> Path:
     """Bar chart of Recall@10, Recall@100 and MISCS per method (with ±1 SE whiskers)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     methods = [m for m in ("regression", "regression+steer", "diffusion", "diffusion+steer", "oracle") if m in result]
     metrics = ("recall@10", "recall@100", "miscs")
     fig, ax = plt.subplots(figsize=(8, 4))
@@ -276,7 +273,4 @@ def plot_methods(result: dict, path: str | Path) -> Path:
     title = "prior evaluation" + (" (TEXT PROXY)" if "note" in result else "")
     ax.set_title(title)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save(fig, path)

@@ -21,6 +21,7 @@ from prior.evaluate import (
     regression_seeds,
     score_seeds,
 )
+from prior.plots import pyplot, save
 
 CFG_WEIGHTS = (-1.0, 0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
 NFE_GRID = {"heun": (3, 7, 15, 31), "dpmpp_2m": (4, 8, 16, 32)}
@@ -122,18 +123,9 @@ def steer_sweep(
     }
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_cfg(rows: list[dict], path: str | Path, title: str = "CFG sweep") -> Path:
     """Recall@10, Recall@100 (left axis) and MISCS (right axis) against w: the alignment/diversity trade-off."""
-    plt = _plt()
+    plt = pyplot()
     w = [r["guidance"] for r in rows]
     fig, ax = plt.subplots(figsize=(7, 4))
     for metric in ("recall@10", "recall@100"):
@@ -147,15 +139,12 @@ def plot_cfg(rows: list[dict], path: str | Path, title: str = "CFG sweep") -> Pa
     labels = ax.get_legend_handles_labels()[1] + right.get_legend_handles_labels()[1]
     ax.legend(lines, labels, loc="lower right")
     ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save(fig, path)
 
 
 def plot_nfe(rows: list[dict], path: str | Path, title: str = "NFE sweep") -> Path:
     """Recall@100 against ms/query (log x), one line per sampler, points labelled with their NFE."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     for sampler in dict.fromkeys(r["sampler"] for r in rows):
         sub = [r for r in rows if r["sampler"] == sampler]
@@ -174,15 +163,12 @@ def plot_nfe(rows: list[dict], path: str | Path, title: str = "NFE sweep") -> Pa
     ax.set_ylabel("Recall@100")
     ax.set_title(title)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save(fig, path)
 
 
 def plot_steer(result: dict, path: str | Path, title: str = "steering sweep") -> Path:
     """Recall@100 and MISCS against k per schedule; regression+steer as a reference line."""
-    plt = _plt()
+    plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     rows = result["diffusion+steer"]
     for schedule in dict.fromkeys(r["schedule"] for r in rows):
@@ -197,10 +183,7 @@ def plot_steer(result: dict, path: str | Path, title: str = "steering sweep") ->
         ax.set_ylabel(name)
         ax.legend(fontsize=8)
     fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save(fig, path)
 
 
 def summarise(rows: list[dict], keys=("recall@10", "recall@100", "miscs", "ms_per_query")) -> list[dict]:
