@@ -17,6 +17,12 @@ def byte_chars() -> list[str]:
     return list(bytes_to_unicode().values())
 
 
+# The text tower both tiny models share: a 2-layer, 32-wide transformer (random weights; shapes, not quality).
+TINY_TEXT = dict(
+    hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=37, max_position_embeddings=64
+)
+
+
 @pytest.fixture(scope="session")
 def tiny_clip_dir(tmp_path_factory):
     import torch
@@ -30,17 +36,7 @@ def tiny_clip_dir(tmp_path_factory):
     vocab.update({c + "</w>": i + 2 + len(chars) for i, c in enumerate(chars)})
     tokenizer = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=64)
     config = CLIPConfig(
-        text_config=dict(
-            vocab_size=len(vocab),
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            intermediate_size=37,
-            max_position_embeddings=64,
-            bos_token_id=0,
-            eos_token_id=1,
-            pad_token_id=1,
-        ),
+        text_config=dict(vocab_size=len(vocab), **TINY_TEXT, bos_token_id=0, eos_token_id=1, pad_token_id=1),
         vision_config=dict(
             image_size=32,
             patch_size=8,
@@ -72,16 +68,7 @@ def tiny_clap_dir(tmp_path_factory):
     tokenizer = RobertaTokenizer(vocab=vocab, merges=[], model_max_length=62)
     config = ClapConfig(
         text_config=dict(
-            vocab_size=len(vocab),
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            intermediate_size=37,
-            max_position_embeddings=64,
-            pad_token_id=1,
-            bos_token_id=0,
-            eos_token_id=2,
-            projection_dim=16,
+            vocab_size=len(vocab), **TINY_TEXT, pad_token_id=1, bos_token_id=0, eos_token_id=2, projection_dim=16
         ),
         audio_config=dict(
             spec_size=64,
