@@ -49,18 +49,19 @@ def steer_scale(schedule: str, sigma: float, sigma_data: float) -> float:
     raise ValueError(f"unknown steer_schedule {schedule!r}; choose one of {', '.join(STEER_SCHEDULES)}")
 
 
-def cfg_combine(cond_out: torch.Tensor, null_out: torch.Tensor, guidance: float) -> torch.Tensor:
-    """(1 + w) D(x, s, q) - w D(x, s, null)."""
+def cfg_combine(cond_out: torch.Tensor, null_out: torch.Tensor, guidance: float | torch.Tensor) -> torch.Tensor:
+    """(1 + w) D(x, s, q) - w D(x, s, null); ``guidance`` a float or a tensor broadcasting per query."""
     return (1 + guidance) * cond_out - guidance * null_out
 
 
 def cfg_denoise(model: Denoiser, x: torch.Tensor, sigma: float | torch.Tensor, cond: torch.Tensor,
-                guidance: float) -> torch.Tensor:
+                guidance: float | torch.Tensor) -> torch.Tensor:
     """Classifier-free guided D' in one batched forward (cond broadcastable against x's leading dims).
 
-    With ``guidance == 0`` it is exactly the conditional denoiser (and costs one half of the batch).
+    ``guidance`` is one weight, or a tensor of weights broadcasting against x (one per query of a batch).
+    With a float ``guidance == 0`` it is exactly the conditional denoiser (and costs one half of the batch).
     """
-    if guidance == 0:
+    if not isinstance(guidance, torch.Tensor) and guidance == 0:
         return model(x, sigma, cond)
     pair_x = x.unsqueeze(0).expand(2, *x.shape)
     pair_cond = cond.unsqueeze(0).expand(2, *cond.shape)
@@ -96,7 +97,7 @@ def guided_denoiser(
     model: Denoiser,
     cond: torch.Tensor,
     *,
-    guidance: float = 1.0,
+    guidance: float | torch.Tensor = 1.0,
     steer: Sequence[tuple[torch.Tensor, float]] = (),
     steer_schedule: str = "constant",
     sigma_data: float = 1.0,

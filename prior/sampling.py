@@ -136,6 +136,17 @@ def nfe_for_steps(sampler: str, steps: int) -> int:
     return 2 * steps - 1 if sampler == "heun" else steps
 
 
+def draws_noise(name: str, churn: float = 0.0) -> bool:
+    """Whether sampler ``name`` draws random numbers after the initial noise (reference always, heun with churn).
+
+    Such a sampler's result for one query depends on the batch it ran in (the draws are shared), so
+    :mod:`prior.batching` runs its queries alone to keep "same seed, same seeds".
+    """
+    if name not in SAMPLERS:
+        raise ValueError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}")
+    return name == "reference" or (name == "heun" and churn > 0)
+
+
 def run_sampler(name: str, denoiser: Denoise, x: torch.Tensor, sigmas: torch.Tensor, generator: torch.Generator,
                 **opts: object) -> torch.Tensor:
     """Look ``name`` up in :data:`SAMPLERS` and run it (a clear error for an unknown name)."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,10 +28,38 @@ from prior.checkpoint import Checkpoint, load_checkpoint
 from prior.config import SamplingConfig
 from prior.guidance import STEER_SCHEDULES, guided_denoiser
 from prior.precond import EDMDenoiser
-from prior.sampling import SAMPLERS, karras_sigmas, run_sampler, steps_for_nfe
+from prior.sampling import SAMPLERS, draws_noise, karras_sigmas, run_sampler, steps_for_nfe
 from prior.spaces import EmbeddingSpace
 
 MAX_SEEDS = 1024
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What queries must share to be sampled in one batch: the seed count, the sampler and its schedule."""
+
+    n_seeds: int
+    sampler: str
+    steps: int
+    steer_schedule: str
+    steered: bool  # steered queries need a backward pass per step: batching them with plain ones would waste it
+
+
+@dataclass(frozen=True)
+class PreparedQuery:
+    """One validated request as tensors (:meth:`PriorSampler.prepare`), ready for :meth:`PriorSampler.run`."""
+
+    cond: torch.Tensor  # [B, 1, Dc]
+    noise: torch.Tensor  # [B, n_seeds, Dm], the initial sample at sigma_max, drawn from the query's own seed
+    guidance: float
+    direction: torch.Tensor | None  # [1 or B, 1, Dm]: sum_n k_n z_n over the steering pairs, None: no steering
+    generator: torch.Generator  # the query's random stream (stochastic samplers go on drawing from it)
+    single: bool  # the caller passed one vector [Dc]: return [n_seeds, Dm], not [1, n_seeds, Dm]
+    settings: RunSettings
+
+    @property
+    def rows(self) -> int:
+        return self.noise.shape[0]
 
 
 def default_device(device: str | None = None) -> torch.device:
@@ -119,6 +148,27 @@ class PriorSampler(_LoadedModel):
         negative k steers away. Vectors are L2-normalised here. ``seed`` makes the result reproducible (same seed,
         same inputs, same device -> same seeds); None draws a fresh one. Returns float32, L2-normalised rows.
         """
+        query = self.prepare(cond, n_seeds, guidance, steer, sampler=sampler, nfe=nfe, seed=seed,
+                             steer_schedule=steer_schedule)
+        return self.run([query])[0]
+
+    def prepare(
+        self,
+        cond: np.ndarray,
+        n_seeds: int = 16,
+        guidance: float | None = None,
+        steer: Sequence[tuple[np.ndarray, float]] = (),
+        *,
+        sampler: str | None = None,
+        nfe: int | None = None,
+        seed: int | None = None,
+        steer_schedule: str | None = None,
+    ) -> PreparedQuery:
+        """Validate one :meth:`sample` request and draw its initial noise; :meth:`run` then samples it.
+
+        Split from sampling so that concurrent requests can be checked one by one (a bad one fails alone) and
+        then run as one batch (:mod:`prior.batching`). Raises ``ValueError`` with what is wrong.
+        """
         cfg = self.defaults
         cond_np, single = _as_matrix(cond, self.cond_space.dim, "cond")
         if not isinstance(n_seeds, int | np.integer) or not 1 <= n_seeds <= MAX_SEEDS:
@@ -137,44 +187,84 @@ class PriorSampler(_LoadedModel):
         else:
             steps = steps_for_nfe(sampler, cfg.nfe if nfe is None else int(nfe))
 
-        batch = cond_np.shape[0]
-        dev = self.device
-        steer_t = []
+        rows, dev = cond_np.shape[0], self.device
+        direction = None  # sum_n k_n z_n: by linearity one backward pass steers by all pairs (prior.guidance)
         for i, item in enumerate(steer):
             try:
                 vector, k = item
             except (TypeError, ValueError):
                 raise ValueError(f"steer[{i}] must be a (vector, k) pair") from None
             vec, _ = _as_matrix(vector, self.music_space.dim, f"steer[{i}] vector")
-            if vec.shape[0] not in (1, batch):
-                raise ValueError(f"steer[{i}] vector has {vec.shape[0]} rows, expected 1 or {batch}")
+            if vec.shape[0] not in (1, rows):
+                raise ValueError(f"steer[{i}] vector has {vec.shape[0]} rows, expected 1 or {rows}")
             if not np.isfinite(float(k)):
                 raise ValueError(f"steer[{i}] k must be finite")
             if np.linalg.norm(vec, axis=1).min() < 1e-8:
                 raise ValueError(f"steer[{i}] vector is zero")
-            z = _normalise(torch.from_numpy(vec).to(dev)).unsqueeze(1)  # [1 or B, 1, Dm]
-            steer_t.append((z, float(k)))
+            if float(k) == 0:
+                continue
+            z = float(k) * _normalise(torch.from_numpy(vec).to(dev)).unsqueeze(1)  # [1 or B, 1, Dm]
+            direction = z if direction is None else direction + z
 
         generator = torch.Generator(device=dev)
         generator.manual_seed(int(seed) if seed is not None else secrets.randbits(63))
-        cond_t = torch.from_numpy(cond_np).to(dev).unsqueeze(1)  # [B, 1, Dc]: one embedding per query, not per seed
-        sigmas = karras_sigmas(steps, cfg.sigma_min, cfg.sigma_max, cfg.rho)
+        sigma_max = float(karras_sigmas(steps, cfg.sigma_min, cfg.sigma_max, cfg.rho)[0])
+        noise = torch.randn((rows, n_seeds, self.music_space.dim), generator=generator, device=dev) * sigma_max
+        return PreparedQuery(
+            cond=torch.from_numpy(cond_np).to(dev).unsqueeze(1),  # [B, 1, Dc]: one embedding per query, not per seed
+            noise=noise, guidance=guidance, direction=direction, generator=generator, single=single,
+            settings=RunSettings(n_seeds=int(n_seeds), sampler=sampler, steps=steps, steer_schedule=steer_schedule,
+                                 steered=direction is not None),
+        )
+
+    def can_batch(self, query: PreparedQuery) -> bool:
+        """Whether ``query`` may share a :meth:`run` with others: only if its sampler draws no noise after the
+        initial one (else its result would depend on who it was batched with, and a seed would not reproduce it)."""
+        return not draws_noise(query.settings.sampler, self.defaults.churn)
+
+    def run(self, queries: Sequence[PreparedQuery]) -> list[np.ndarray]:
+        """Sample prepared queries in ONE batched pass; returns each query's seeds as :meth:`sample` would.
+
+        Every query keeps its own condition, guidance weight, steering direction and initial noise, so the result
+        of a query does not depend on the others in the run (up to float rounding in the batched matrix products).
+        They must share :class:`RunSettings`; more than one query needs a sampler that :meth:`can_batch`.
+        """
+        if not queries:
+            return []
+        settings = queries[0].settings
+        if any(q.settings != settings for q in queries):
+            raise ValueError("queries of one run must share n_seeds, sampler, steps and steering (RunSettings)")
+        if len(queries) > 1 and not all(self.can_batch(q) for q in queries):
+            raise ValueError(f"sampler {settings.sampler!r} draws noise while sampling: run its queries one by one")
+        cfg = self.defaults
+        cond = torch.cat([q.cond for q in queries])
+        x = torch.cat([q.noise for q in queries])
+        guidance: float | torch.Tensor = queries[0].guidance
+        if any(q.guidance != guidance for q in queries):  # per-query CFG weights, broadcast over seeds and dims
+            guidance = torch.tensor([q.guidance for q in queries for _ in range(q.rows)],
+                                    dtype=x.dtype, device=x.device).reshape(-1, 1, 1)
+        steer = []
+        if settings.steered:
+            steer = [(torch.cat([q.direction.expand(q.rows, 1, -1) for q in queries]), 1.0)]
+        sigmas = karras_sigmas(settings.steps, cfg.sigma_min, cfg.sigma_max, cfg.rho)
         denoise = guided_denoiser(
-            self.denoiser, cond_t, guidance=guidance, steer=steer_t, steer_schedule=steer_schedule,
+            self.denoiser, cond, guidance=guidance, steer=steer, steer_schedule=settings.steer_schedule,
             sigma_data=self.sigma_data,
         )
-        shape = (batch, n_seeds, self.music_space.dim)
         # Steering differentiates through the network, which inference_mode forbids; no_grad still saves memory.
-        context = torch.no_grad() if steer_t else torch.inference_mode()
-        with context:
-            x = torch.randn(shape, generator=generator, device=dev) * float(sigmas[0])
+        with torch.no_grad() if settings.steered else torch.inference_mode():
             x0 = run_sampler(
-                sampler, denoise, x, sigmas, generator,
+                settings.sampler, denoise, x, sigmas, queries[0].generator,
                 churn=cfg.churn, churn_sigma_min=cfg.churn_sigma_min, churn_sigma_max=cfg.churn_sigma_max,
                 s_noise=cfg.s_noise,
             )
             seeds = _normalise(x0).float().cpu().numpy()
-        return seeds[0] if single else seeds
+        out, start = [], 0
+        for q in queries:
+            part = seeds[start : start + q.rows]
+            out.append(part[0] if q.single else part)
+            start += q.rows
+        return out
 
 
 class RegressionModel(_LoadedModel):

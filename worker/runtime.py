@@ -109,6 +109,30 @@ def get_prior():
         return _cache["prior"]
 
 
+def batch_max() -> int:
+    """``PRIOR_BATCH_MAX``: most concurrent sampling requests of this process run as one batch (1: no batching)."""
+    value = getattr(settings, "PRIOR_BATCH_MAX", None) or os.environ.get("PRIOR_BATCH_MAX") or 8
+    return max(1, int(value))
+
+
+def get_batcher():
+    """The process's :class:`prior.batching.SampleBatcher` over :func:`get_prior`: what every sampling call uses.
+
+    Threads of one process (gunicorn gthread, Celery's threads pool) that sample at the same time share batched
+    network passes; a lone request runs at once. See :mod:`prior.batching` for why and how.
+    """
+    batcher = _cache.get("batcher")
+    if batcher is not None:
+        return batcher
+    prior = get_prior()
+    with _lock:
+        if "batcher" not in _cache:
+            from prior.batching import SampleBatcher
+
+            _cache["batcher"] = SampleBatcher(prior, max_batch=batch_max())
+        return _cache["batcher"]
+
+
 def prior_spaces():
     """``(cond_space, music_space)`` of the configured prior, checked against the catalog, WITHOUT its weights.
 

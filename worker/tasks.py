@@ -31,7 +31,8 @@ Steer = Sequence[tuple[np.ndarray, float]]
 def _sample_local(
     cond: np.ndarray, n_seeds: int, guidance: float | None, steer: Steer, seed: int | None
 ) -> np.ndarray:
-    return runtime.get_prior().sample(cond, n_seeds=n_seeds, guidance=guidance, steer=list(steer), seed=seed)
+    """In this process, through its batcher: concurrent requests of a threaded server share network passes."""
+    return runtime.get_batcher().sample(cond, n_seeds=n_seeds, guidance=guidance, steer=list(steer), seed=seed)
 
 
 @app.task(name="worker.sample_seeds", ignore_result=False)

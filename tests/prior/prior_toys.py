@@ -60,3 +60,8 @@ def toy_pairs_file(directory: Path, n: int = 256, seed: int = 0, spaces: bool = 
 
 def toy_pairs(directory: Path, n: int = 256, seed: int = 0):
     return load_pairs(toy_pairs_file(directory, n, seed))
+
+
+def query(i: int = 0) -> np.ndarray:
+    """The i-th one-hot condition of the toy world."""
+    return np.eye(COND_DIM, dtype=np.float32)[i]

@@ -4,24 +4,13 @@ import pytest
 from prior.checkpoint import update_sampling
 from prior.service import PriorSampler, RegressionModel
 from prior.spaces import EmbeddingSpace, SpaceMismatchError
-from prior.train import train_prior
-from tests.prior.prior_toys import COND_DIM, COND_SPACE, MUSIC_DIM, MUSIC_SPACE, tiny_network, tiny_train, toy_pairs
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    root = tmp_path_factory.mktemp("prior")
-    train_prior(toy_pairs(root), root / "ck", tiny_network(), tiny_train(steps=60, lr=3e-3), progress=False)
-    return root / "ck"
-
-
-@pytest.fixture(scope="module")
-def sampler(checkpoint):
-    return PriorSampler.load(checkpoint, device="cpu", expect_cond_space=COND_SPACE, expect_music_space=MUSIC_SPACE)
-
-
-def query(i: int = 0) -> np.ndarray:
-    return np.eye(COND_DIM, dtype=np.float32)[i]
+from tests.prior.prior_toys import (
+    COND_DIM,
+    COND_SPACE,
+    MUSIC_DIM,
+    MUSIC_SPACE,
+    query,
+)
 
 
 def test_shapes_dtype_and_unit_norm(sampler):

@@ -99,3 +99,16 @@ def test_with_a_broker_readiness_reads_spaces_without_loading_weights(served_pri
     assert "Celery workers" in detail
     assert "prior" not in runtime._cache
     assert runtime.prior_spaces() == (runtime.get_prior().cond_space, MUSIC_SPACE)
+
+
+def test_local_sampling_goes_through_one_batcher_per_process(served_prior, settings):
+    from worker import tasks
+
+    settings.PRIOR_BATCH_MAX = 3
+    runtime.reset()
+    batcher = runtime.get_batcher()
+    assert batcher is runtime.get_batcher() and batcher.sampler is runtime.get_prior() and batcher.max_batch == 3
+    cond = np.ones(48, np.float32)
+    seeds = tasks.sample_seeds(cond, n_seeds=4, seed=2)
+    assert batcher.queries == 1
+    np.testing.assert_array_equal(seeds, runtime.get_prior().sample(cond, n_seeds=4, seed=2))

@@ -1,0 +1,18 @@
+import pytest
+
+from prior.service import PriorSampler
+from prior.train import train_prior
+from tests.prior.prior_toys import COND_SPACE, MUSIC_SPACE, tiny_network, tiny_train, toy_pairs
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory):
+    """A tiny trained diffusion prior (60 steps on the toy world): real weights, loaded like any checkpoint."""
+    root = tmp_path_factory.mktemp("prior")
+    train_prior(toy_pairs(root), root / "ck", tiny_network(), tiny_train(steps=60, lr=3e-3), progress=False)
+    return root / "ck"
+
+
+@pytest.fixture(scope="session")
+def sampler(checkpoint):
+    return PriorSampler.load(checkpoint, device="cpu", expect_cond_space=COND_SPACE, expect_music_space=MUSIC_SPACE)
