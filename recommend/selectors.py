@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import numpy as np
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 
 from catalog.models import EmbeddingSpace, TrackEmbedding
 from catalog.selectors import Candidates, nearest_candidates
@@ -42,8 +42,17 @@ def get_playlist(playlist_id: int) -> Playlist:
 
 
 def playlists_with_items() -> QuerySet[Playlist]:
-    items = PlaylistItem.objects.select_related("track").order_by("rank")
-    return Playlist.objects.prefetch_related(Prefetch("items", queryset=items))
+    return Playlist.objects.prefetch_related(_items())
+
+
+def with_items(playlist: Playlist) -> Playlist:
+    """A playlist the caller just stored, with its items and tracks loaded: one query, the row is not re-read."""
+    prefetch_related_objects([playlist], _items())
+    return playlist
+
+
+def _items() -> Prefetch:
+    return Prefetch("items", queryset=PlaylistItem.objects.select_related("track").order_by("rank"))
 
 
 def served_track_ids(session: Session) -> set[int]:

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from config.errors import ApiError
 from recommend import conf
 from recommend.permissions import TOKEN_HEADER, require_session_token
-from recommend.selectors import get_playlist, get_session, session_playlists
+from recommend.selectors import get_playlist, get_session, session_playlists, with_items
 from recommend.serializers import (
     ErrorSerializer,
     FeedbackInputSerializer,
@@ -110,7 +110,7 @@ class PlaylistFromImageApi(AnonymousApi):
             merge=data["merge"],
         )
         body = {"session": {"id": created.session.pk, "token": created.token},
-                "playlist": get_playlist(created.playlist.pk)}
+                "playlist": with_items(created.playlist)}
         return Response(FromImageOutputSerializer(body).data, status=status.HTTP_201_CREATED)
 
 
@@ -130,7 +130,7 @@ class SessionSteerApi(AnonymousApi):
         serializer = SteerInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         playlist = steer_session(session, serializer.validated_data["tags"], serializer.validated_data["avoid"])
-        body = {"session": {"id": session.pk}, "playlist": get_playlist(playlist.pk)}
+        body = {"session": {"id": session.pk}, "playlist": with_items(playlist)}
         return Response(SteerOutputSerializer(body).data, status=status.HTTP_201_CREATED)
 
 

@@ -50,6 +50,21 @@ def test_image_upload_gives_a_full_diverse_playlist(api, catalog):
     assert session.token_hash != body["session"]["token"] and len(session.token_hash) == 64
 
 
+def test_response_is_the_stored_playlist_not_read_back(api, catalog):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = upload(api, {"size": 10})
+    assert response.status_code == 201, response.json()
+    playlist = response.json()["playlist"]
+    stored = PlaylistItem.objects.filter(playlist_id=playlist["id"]).order_by("rank").values_list("track_id", "seed")
+    assert list(stored) == [(item["track"]["id"], item["seed"]) for item in playlist["items"]]
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert not [q for q in sql if q.startswith("SELECT") and 'FROM "recommend_playlist"' in q]  # no re-read
+    assert len([q for q in sql if 'FROM "recommend_playlistitem"' in q]) == 1  # items + tracks: one query
+
+
 def test_json_embedding_with_tags_size_seeds_and_guidance(api, catalog):
     dim = 48
     response = api.post(
