@@ -15,7 +15,9 @@ What it does, all in its OWN throwaway embedded Postgres (a temporary data direc
    and tasks in-process (no broker), ``from-image`` throttling lifted;
 3. for each client count: ``from-image`` (multipart PNG upload, size 20, 16 seeds) and then ``steer`` (one tag,
    sometimes an avoid tag, on sessions of at most 5 versions) for ``--duration`` seconds each, every client a
-   bounded request loop that stops at the deadline;
+   bounded request loop that stops at the deadline; with the CPU time the server processes, Postgres and the
+   client threads each spent per request meanwhile (/proc; in the steer phase a from-image call opens each
+   session for five steers, and counts as a request too);
 4. the breakdown: the same services called in-process (server stopped), using their timing hooks
    (``encode_tags``, ``sample``, ``ann``, ``merge``) plus the image encoder timed directly; ``store`` is the rest.
 
@@ -83,6 +85,10 @@ def start_database(pgdata: Path, shared_buffers: str) -> None:
         server.psql(f"ALTER SYSTEM SET shared_buffers = '{shared_buffers}';")
         pg_ctl(["-w", "restart"], pgdata=server.pgdata, user=server.system_user)
         server._postmaster_info = PostmasterInfo.read_from_pgdata(server.pgdata)
+
+
+def postmaster_pid(pgdata: Path) -> int:
+    return int((pgdata / "postmaster.pid").read_text().split()[0])
 
 
 def stop_database(pgdata: Path) -> None:
@@ -242,6 +248,7 @@ def client_loop(kind: str, base: str, pngs: list[bytes], deadline: float, index:
             if kind == "from-image":
                 latencies.append(ms)
                 continue
+            out["session_starts"] += 1
             session, steers = data["session"], 0
         payload = {"tags": [TAGS[int(rng.integers(len(TAGS)))]]}
         if rng.uniform() < 0.3:
@@ -257,8 +264,12 @@ def client_loop(kind: str, base: str, pngs: list[bytes], deadline: float, index:
             errors.append(f"steer {status}: {str(data)[:200]}")
 
 
-def run_phase(kind: str, base: str, pngs: list[bytes], clients: int, duration: float) -> dict:
-    outs = [{"latencies": [], "errors": []} for _ in range(clients)]
+def run_phase(kind: str, base: str, pngs: list[bytes], clients: int, duration: float,
+              processes: dict[str, int] | None = None) -> dict:
+    """``clients`` client threads for ``duration`` s; latency percentiles and, given the server's and Postgres'
+    root pids, the CPU each side spent per request (see :func:`cpu_seconds`)."""
+    outs = [{"latencies": [], "errors": [], "session_starts": 0} for _ in range(clients)]
+    cpu_before = cpu_seconds(processes) if processes else None
     deadline = time.monotonic() + duration
     threads = [threading.Thread(target=client_loop, args=(kind, base, pngs, deadline, i, outs[i]), daemon=True)
                for i in range(clients)]
@@ -273,10 +284,52 @@ def run_phase(kind: str, base: str, pngs: list[bytes], clients: int, duration: f
     result = {"requests": len(latencies), "errors": len(errors), "p50_ms": percentile(latencies, 50),
               "p95_ms": percentile(latencies, 95), "max_ms": percentile(latencies, 100),
               "rps": round(len(latencies) / wall, 2)}
+    if cpu_before is not None:
+        spent = {name: seconds - cpu_before[name] for name, seconds in cpu_seconds(processes).items()}
+        served = len(latencies) + sum(o["session_starts"] for o in outs)
+        result["cpu_ms_per_request"] = {name: round(1000 * s / max(served, 1), 1) for name, s in spent.items()}
+        result["cpu_busy"] = round(sum(spent.values()) / wall / (os.cpu_count() or 1), 2)
     if errors:
         result["first_errors"] = sorted(set(errors))[:3]
     log(f"{kind} x{clients}: {json.dumps(result)}")
     return result
+
+
+def cpu_seconds(roots: dict[str, int]) -> dict[str, float]:
+    """CPU seconds (user + system) so far of each process tree in ``roots`` and of this process ("clients").
+
+    Linux /proc: a tree is its root and every descendant alive now, each with its reaped children's time too
+    (cutime, cstime), so a Postgres backend that exits between two readings (connections are recycled after
+    CONN_MAX_AGE) still counts through its parent. The client threads are this process's own time.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    parent: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:  # gone since listdir
+            continue
+        parent[int(entry)] = int(fields[1])
+        ticks[int(entry)] = sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parent.items():
+        children.setdefault(ppid, []).append(pid)
+    out = {}
+    for name, root in roots.items():
+        tree, todo = set(), [root]
+        while todo:
+            pid = todo.pop()
+            if pid in ticks and pid not in tree:
+                tree.add(pid)
+                todo += children.get(pid, [])
+        out[name] = sum(ticks[pid] for pid in tree) / tick
+    times = os.times()
+    out["clients"] = times.user + times.system
+    return out
 
 
 # -- where the time goes ---------------------------------------------------------------------------------------
@@ -424,11 +477,12 @@ def main(argv: list[str] | None = None) -> int:
         server.wait_ready()
         for kind in ("from-image", "steer"):  # warm-up, not reported: every worker process loads its models
             run_phase(kind, server.base, pngs, max(client_counts), min(10.0, args.duration))
+        processes = {"server": server.proc.pid, "postgres": postmaster_pid(pgdata)}
         results: dict = {"from_image": {}, "steer": {}}
         for clients in client_counts:
             for kind in ("from-image", "steer"):
                 results[kind.replace("-", "_")][str(clients)] = run_phase(kind, server.base, pngs, clients,
-                                                                          args.duration)
+                                                                          args.duration, processes)
         server.stop()
         server = None
         stages = breakdown(pngs, args.breakdown) if args.breakdown else {}
