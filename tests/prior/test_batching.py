@@ -43,7 +43,8 @@ def test_run_refuses_mixed_settings_and_noisy_samplers(sampler):
     with pytest.raises(ValueError, match="share"):
         sampler.run([sampler.prepare(query(), 3, seed=0), sampler.prepare(query(), 4, seed=0)])
     with pytest.raises(ValueError, match="share"):  # steered and plain: the plain one would pay the backward pass
-        sampler.run([sampler.prepare(query(), 3, seed=0), sampler.prepare(query(), 3, steer=[(steer_vectors(0)[0], 0.1)])])
+        steered = sampler.prepare(query(), 3, steer=[(steer_vectors(0)[0], 0.1)])
+        sampler.run([sampler.prepare(query(), 3, seed=0), steered])
     noisy = [sampler.prepare(query(), 3, sampler="reference", nfe=8, seed=i) for i in range(2)]
     assert not sampler.can_batch(noisy[0])
     with pytest.raises(ValueError, match="one by one"):
