@@ -342,10 +342,12 @@ def recall(approx: list, exact: list) -> float:
     return float(np.mean(shares)) if shares else 1.0
 
 
-def breakdown(pngs: list[bytes], n: int) -> dict:
+def breakdown(pngs: list[bytes], n: int, postmaster: int) -> dict:
     """Median ms per stage of ``from-image`` and ``steer``, from the services' timing hooks, in this process.
 
     Recall is a mean (over requests) of the per-seed share of the exact top-k that the serving ANN returned.
+    ``postgres_cpu_ms``: the CPU Postgres spent on one whole request and on its playlist ANN alone (this
+    process is its only client here), which says how much of the database's work the ANN is.
     """
     from django.conf import settings
 
@@ -354,10 +356,13 @@ def breakdown(pngs: list[bytes], n: int) -> dict:
     from recommend.services.playlist import playlist_from_image
     from recommend.services.steering import steer_session
 
-    stages: dict[str, dict[str, list[float]]] = {"from_image": {}, "steer": {}, "ann_parts": {}}
+    stages: dict[str, dict[str, list[float]]] = {"from_image": {}, "steer": {}, "ann_parts": {}, "postgres_cpu_ms": {}}
 
     def add(kind: str, name: str, ms: float) -> None:
         stages[kind].setdefault(name, []).append(ms)
+
+    def pg_ms() -> float:
+        return cpu_seconds({"postgres": postmaster})["postgres"] * 1000
 
     rng = np.random.default_rng(5)
     playlist_from_image(image=pngs[0], size=20, seeds=16)  # warm-up
@@ -366,9 +371,10 @@ def breakdown(pngs: list[bytes], n: int) -> dict:
         t0 = time.perf_counter()
         engine.encode_image(load_image(png))
         encode = (time.perf_counter() - t0) * 1000
-        t1 = time.perf_counter()
+        t1, pg0 = time.perf_counter(), pg_ms()
         created = playlist_from_image(image=png, size=20, seeds=16)
         total = (time.perf_counter() - t1) * 1000
+        add("postgres_cpu_ms", "from_image", pg_ms() - pg0)
         timings = created.playlist.timings_ms
         add("from_image", "decode_encode_image", encode)
         for name, ms in timings.items():
@@ -376,9 +382,10 @@ def breakdown(pngs: list[bytes], n: int) -> dict:
         add("from_image", "store_and_rest", total - encode - sum(timings.values()))
         add("from_image", "total", total)
 
-        t2 = time.perf_counter()
+        t2, pg0 = time.perf_counter(), pg_ms()
         playlist = steer_session(created.session, tags=[TAGS[int(rng.integers(len(TAGS)))]])
         total = (time.perf_counter() - t2) * 1000
+        add("postgres_cpu_ms", "steer", pg_ms() - pg0)
         for name, ms in playlist.timings_ms.items():
             add("steer", name, ms)
         add("steer", "store_and_rest", total - sum(playlist.timings_ms.values()))
@@ -395,9 +402,10 @@ def breakdown(pngs: list[bytes], n: int) -> dict:
     cond = engine.encode_image(load_image(pngs[0]))
     for i in range(n):
         seeds = prior.sample(cond, 16, seed=i)
-        t0 = time.perf_counter()
+        t0, pg0 = time.perf_counter(), pg_ms()
         found, k = playlist_candidates(space, seeds, pool=60, size=20, exclude=set())
         t1 = time.perf_counter()
+        add("postgres_cpu_ms", "serving_ann", pg_ms() - pg0)
         nearest_candidates(space, seeds, 40, ef_search=settings.HNSW_EF_SEARCH)
         t2 = time.perf_counter()
         add("ann_parts", "serving_ms", (t1 - t0) * 1000)
@@ -405,8 +413,14 @@ def breakdown(pngs: list[bytes], n: int) -> dict:
         add("ann_parts", "serving_recall_vs_exact", recall(found.per_seed, nearest_tracks(space, seeds, k, exact=True)))
         add("ann_parts", "k40_ef100_ms", (t2 - t1) * 1000)
     stages["ann_parts"]["serving_ef_search"] = [float(conf.get("RECOMMEND_EF_SEARCH"))]
-    return {kind: {name: round(float(np.mean(v) if "recall" in name else np.median(v)), 3 if "recall" in name else 1)
-                   for name, v in values.items()} for kind, values in stages.items()}
+    return {kind: {name: summarise(kind, name, v) for name, v in values.items()} for kind, values in stages.items()}
+
+
+def summarise(kind: str, name: str, values: list[float]) -> float:
+    """Medians of times; means of recall and of Postgres CPU (/proc counts 10-ms ticks: only a mean resolves it)."""
+    if "recall" in name:
+        return round(float(np.mean(values)), 3)
+    return round(float(np.mean(values) if kind == "postgres_cpu_ms" else np.median(values)), 1)
 
 
 def prior_info(checkpoint: Path) -> dict:
@@ -485,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                           args.duration, processes)
         server.stop()
         server = None
-        stages = breakdown(pngs, args.breakdown) if args.breakdown else {}
+        stages = breakdown(pngs, args.breakdown, postmaster_pid(pgdata)) if args.breakdown else {}
         top = str(max(client_counts))
         worst = max(per[top]["p95_ms"] or 0 for per in results.values())
         errors = sum(r["errors"] for per in results.values() for r in per.values())
