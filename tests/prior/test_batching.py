@@ -132,3 +132,12 @@ def test_lone_call_is_exactly_sample(sampler):
     np.testing.assert_array_equal(batcher.sample(**args), sampler.sample(**args))
     with pytest.raises(ValueError, match="max_batch"):
         SampleBatcher(sampler, max_batch=0)
+
+
+def test_which_samplers_draw_noise_while_sampling():
+    from prior.sampling import draws_noise
+
+    assert draws_noise("reference") and draws_noise("heun", churn=0.5)
+    assert not draws_noise("heun") and not draws_noise("dpmpp_2m", churn=0.5)
+    with pytest.raises(ValueError, match="unknown sampler"):
+        draws_noise("euler")
