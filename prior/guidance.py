@@ -55,19 +55,30 @@ def cfg_combine(cond_out: torch.Tensor, null_out: torch.Tensor, guidance: float 
 
 
 def cfg_denoise(model: Denoiser, x: torch.Tensor, sigma: float | torch.Tensor, cond: torch.Tensor,
-                guidance: float | torch.Tensor) -> torch.Tensor:
+                guidance: float | torch.Tensor, conditioning=None) -> torch.Tensor:
     """Classifier-free guided D' in one batched forward (cond broadcastable against x's leading dims).
 
     ``guidance`` is one weight, or a tensor of weights broadcasting against x (one per query of a batch).
     With a float ``guidance == 0`` it is exactly the conditional denoiser (and costs one half of the batch).
+    ``conditioning``: the model's precomputed modulation for this sigma and this pairing (see guided_denoiser).
     """
-    if not isinstance(guidance, torch.Tensor) and guidance == 0:
-        return model(x, sigma, cond)
-    pair_x = x.unsqueeze(0).expand(2, *x.shape)
-    pair_cond = cond.unsqueeze(0).expand(2, *cond.shape)
-    keep = torch.tensor([True, False], device=x.device).reshape([2] + [1] * cond.ndim)
-    out = model(pair_x, sigma, pair_cond, keep)
+    extra = {} if conditioning is None else {"conditioning": conditioning}
+    if not paired(guidance):
+        return model(x, sigma, cond, **extra)
+    pair_cond, keep = cfg_pair(cond)
+    out = model(x.unsqueeze(0).expand(2, *x.shape), sigma, pair_cond, keep, **extra)
     return cfg_combine(out[0], out[1], guidance)
+
+
+def paired(guidance: float | torch.Tensor) -> bool:
+    """Whether CFG needs the null branch: always for per-query weights, never for a plain w = 0."""
+    return isinstance(guidance, torch.Tensor) or guidance != 0
+
+
+def cfg_pair(cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The condition twice along a new leading axis, and the mask that makes the second copy the null condition."""
+    keep = torch.tensor([True, False], device=cond.device).reshape([2] + [1] * cond.ndim)
+    return cond.unsqueeze(0).expand(2, *cond.shape), keep
 
 
 def steering_direction(steer: Sequence[tuple[torch.Tensor, float]], scale: float) -> torch.Tensor | None:
@@ -101,18 +112,24 @@ def guided_denoiser(
     steer: Sequence[tuple[torch.Tensor, float]] = (),
     steer_schedule: str = "constant",
     sigma_data: float = 1.0,
+    sigmas: Sequence[float] | None = None,
 ) -> Callable[[torch.Tensor, float], torch.Tensor]:
     """Bind the condition, CFG weight and steering into ``denoise(x, sigma)``, the form samplers take.
 
     ``cond`` and every steering vector must broadcast against x's leading dims, e.g. x [B, S, Dm] with
-    cond [B, 1, Dc] and z [B, 1, Dm] or [Dm].
+    cond [B, 1, Dc] and z [B, 1, Dm] or [Dm]. ``sigmas``: the noise levels the sampler will evaluate at; the
+    model (an :class:`~prior.precond.EDMDenoiser`) then computes its conditioning for all of them up front.
     """
     steer_scale(steer_schedule, 1.0, sigma_data)  # validate the name early
+    precomputed = {}
+    if sigmas is not None:  # the network's per-sigma conditioning for the whole schedule, in one call
+        precomputed = model.conditioning(sigmas, *(cfg_pair(cond) if paired(guidance) else (cond, None)))
 
     def denoise(x: torch.Tensor, sigma: float) -> torch.Tensor:
+        conditioning = precomputed.get(float(sigma))  # None (computed in the call) for a level not in the schedule
         direction = steering_direction(steer, steer_scale(steer_schedule, sigma, sigma_data)) if steer else None
         if direction is None:
-            return cfg_denoise(model, x, sigma, cond, guidance)
-        return steer_denoise(lambda x_in: cfg_denoise(model, x_in, sigma, cond, guidance), x, direction)
+            return cfg_denoise(model, x, sigma, cond, guidance, conditioning)
+        return steer_denoise(lambda x_in: cfg_denoise(model, x_in, sigma, cond, guidance, conditioning), x, direction)
 
     return denoise

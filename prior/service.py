@@ -249,7 +249,7 @@ class PriorSampler(_LoadedModel):
         sigmas = karras_sigmas(settings.steps, cfg.sigma_min, cfg.sigma_max, cfg.rho)
         denoise = guided_denoiser(
             self.denoiser, cond, guidance=guidance, steer=steer, steer_schedule=settings.steer_schedule,
-            sigma_data=self.sigma_data,
+            sigma_data=self.sigma_data, sigmas=sigmas.tolist(),
         )
         # Steering differentiates through the network, which inference_mode forbids; no_grad still saves memory.
         with torch.no_grad() if settings.steered else torch.inference_mode():

@@ -91,3 +91,17 @@ def test_steering_refuses_inference_mode(model):
     x, cond, z = torch.randn(1, 2, MUSIC_DIM), torch.randn(1, 1, COND_DIM), torch.randn(MUSIC_DIM)
     with torch.inference_mode(), pytest.raises(RuntimeError, match="no_grad"):
         guided_denoiser(model, cond, steer=[(z, 0.1)])(x, 0.3)
+
+
+@pytest.mark.parametrize("guidance", [0.0, 1.5, "per-query"])
+@pytest.mark.parametrize("steered", [False, True])
+def test_precomputed_schedule_conditioning_changes_nothing(model, guidance, steered):
+    x, cond = torch.randn(3, 5, MUSIC_DIM), torch.randn(3, 1, COND_DIM)
+    w = torch.tensor([0.0, 1.0, 2.5]).reshape(3, 1, 1) if guidance == "per-query" else guidance
+    steer = [(torch.randn(MUSIC_DIM), 0.2)] if steered else []
+    sigmas = [5.0, 0.7, 0.05]
+    plain = guided_denoiser(model, cond, guidance=w, steer=steer)
+    fast = guided_denoiser(model, cond, guidance=w, steer=steer, sigmas=sigmas)
+    with torch.no_grad():
+        for sigma in [*sigmas, 0.3]:  # 0.3 is not in the schedule: computed in the call, as without sigmas
+            assert torch.allclose(fast(x, sigma), plain(x, sigma), atol=1e-5)

@@ -49,3 +49,26 @@ def test_scalar_sigma_equals_per_row_sigma():
         a = model(x, 0.3, cond)
         b = model(x, torch.full((4,), 0.3), cond)
     assert torch.allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.parametrize("paired", [False, True])
+def test_conditioning_for_a_schedule_matches_each_sigma_alone(paired):
+    from prior.guidance import cfg_pair
+
+    model = random_denoiser(seed=3).requires_grad_(False)
+    x = torch.randn(2, 4, MUSIC_DIM)
+    cond = torch.randn(2, 1, model.config.cond_dim)
+    if paired:  # the CFG layout: [2 (cond, null), B, 1, Dc] with its mask
+        x = x.unsqueeze(0).expand(2, *x.shape)
+        cond, mask = cfg_pair(cond)
+    else:
+        mask = None
+    sigmas = [10.0, 1.3, 0.2, 0.001, 0.0]  # 0 (the sampler's last entry) is never evaluated
+    table = model.conditioning(sigmas, cond, mask)
+    assert sorted(table) == sorted(sigmas[:-1])
+    with torch.no_grad():
+        for sigma in sigmas[:-1]:
+            alone = model(x, sigma, cond, mask)
+            assert torch.allclose(model(x, sigma, cond, mask, conditioning=table[sigma]), alone, atol=1e-6)
+            other = table[0.2 if sigma != 0.2 else 1.3]  # and the table's entries do matter
+            assert not torch.allclose(alone, model(x, sigma, cond, mask, conditioning=other))
