@@ -170,9 +170,9 @@ class Server:
                  threads: int = 4):
         self.base = f"http://127.0.0.1:{port}"
         self.log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
-        if kind == "gunicorn":  # what production runs (Dockerfile, docker-compose.yml), sized to the cores here
-            command = [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-                       "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
+        if kind == "gunicorn":  # what production runs (config/gunicorn.conf.py), sized to the cores here
+            command = [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi:application",
+                       "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
                        "--timeout", "120", "--log-level", "warning"]
         else:  # the demo's kind of server: one process, a thread per request
             command = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"]

@@ -1,0 +1,17 @@
+"""gunicorn settings of the web app: the Dockerfile, docker-compose.yml and bench/api.py all start from these.
+
+    gunicorn -c config/gunicorn.conf.py config.wsgi:application
+
+gthread workers: each process serves ``GUNICORN_THREADS`` requests at once, so concurrent sampling calls of a
+process share batched passes of the prior (prior/batching.py) and the models are loaded once per process, not
+once per request slot. Processes: ``WEB_CONCURRENCY`` (gunicorn's own variable), default one per CPU. Command-line
+flags override anything here.
+"""
+
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 2)
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
