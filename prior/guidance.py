@@ -27,6 +27,8 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from prior.network import Conditioning
+
 Denoiser = Callable[..., torch.Tensor]  # D(x, sigma, cond, cond_mask=None)
 
 STEER_SCHEDULES = ("constant", "sigma2", "snr")
@@ -55,7 +57,7 @@ def cfg_combine(cond_out: torch.Tensor, null_out: torch.Tensor, guidance: float 
 
 
 def cfg_denoise(model: Denoiser, x: torch.Tensor, sigma: float | torch.Tensor, cond: torch.Tensor,
-                guidance: float | torch.Tensor, conditioning=None) -> torch.Tensor:
+                guidance: float | torch.Tensor, conditioning: Conditioning | None = None) -> torch.Tensor:
     """Classifier-free guided D' in one batched forward (cond broadcastable against x's leading dims).
 
     ``guidance`` is one weight, or a tensor of weights broadcasting against x (one per query of a batch).
