@@ -122,3 +122,36 @@ def test_dead_broker_fails_fast_with_a_503_type_error(served_prior, settings):
         assert time.monotonic() - started < 5
     assert isinstance(info.value, SamplingUnavailable) and info.value.code == "broker_unavailable"
     runtime.reset()
+
+
+@pytest.mark.slow
+def test_threads_pool_worker_batches_concurrent_tasks(served_prior, settings, broker_url):
+    """A worker with the threads pool (what docker-compose runs) serves concurrent tasks in one process, so
+    their sampling shares the batcher; every client still gets the seeds it would get alone."""
+    import threading
+
+    from celery.contrib.testing.worker import start_worker
+
+    conds = [np.roll(COND, i) for i in range(6)]
+    local = [sample_seeds(c, n_seeds=5, seed=i) for i, c in enumerate(conds)]
+    batcher = runtime.get_batcher()
+    before = batcher.queries
+    results: list = [None] * len(conds)
+
+    def client(i: int) -> None:
+        try:
+            results[i] = sample_seeds(conds[i], n_seeds=5, seed=i)
+        except Exception as exc:  # noqa: BLE001 - the test inspects it
+            results[i] = exc
+
+    with celery_broker(settings, broker_url) as app:
+        with start_worker(app, pool="threads", concurrency=4, perform_ping_check=False, shutdown_timeout=30):
+            threads = [threading.Thread(target=client, args=(i,)) for i in range(len(conds))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+    assert batcher.queries - before == len(conds)  # the worker sampled through this process's batcher
+    for got, want in zip(results, local, strict=True):
+        assert not isinstance(got, Exception), got
+        np.testing.assert_allclose(got, want, atol=1e-5)
