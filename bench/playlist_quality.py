@@ -1,0 +1,167 @@
+"""Playlist quality against the serving settings: what the playlist ANN's ``ef_search`` and the seed count buy.
+
+    python bench/playlist_quality.py [--tracks 100000] [--queries 200] [--seeds 16,8] [--ef-search 10,20,40]
+
+Needs the demo artefacts (``make demo`` once), like bench/api.py, and builds the same catalog in its own
+throwaway embedded Postgres (MusicCaps caption vectors plus synthetic neighbours up to ``--tracks``).
+
+Queries are held-out demo pairs (``var/demo-pairs/test.npz``): a mood image's palette vector and the MiniLM
+caption vector of the clip it was drawn for, which stands in for "the music this image should get". For each
+query the real pipeline (:func:`recommend.services.playlist.compute_playlist`: sample, one-round-trip ANN, merge,
+diversify) runs once per setting with the SAME sampling seed, so two settings with the same seed count differ
+only in the ANN. The reference of each seed count is ``ef_search`` 1000 (pgvector's maximum; recall ~1).
+
+Per setting (mean over queries; ``d_*`` = paired difference to the reference, with its standard error):
+- ``relevance``: mean cosine of the playlist's tracks to the held-out clip's vector;
+- ``best``: the highest such cosine in the playlist;
+- ``ils``: intra-list similarity, mean pairwise cosine of the playlist's tracks (lower = more diverse);
+- ``overlap``: share of the reference playlist's tracks also in this one;
+- ``ann_ms`` (wall) and ``postgres_cpu_ms`` (the postmaster tree, /proc) per playlist ANN.
+
+Prints ONE JSON object on stdout (progress on stderr). Music vectors are a TEXT PROXY (DESIGN.md §5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+import api as api_bench  # noqa: E402 - the same throwaway database, catalog and CPU accounting as bench/api.py
+
+REFERENCE_EF = 1000
+
+
+def log(message: str) -> None:
+    print(f"[bench/playlist_quality] {message}", file=sys.stderr, flush=True)
+
+
+def playlist_metrics(vectors: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Relevance to the held-out clip and diversity of one playlist (rows of ``vectors`` are unit tracks)."""
+    sims = vectors @ truth
+    gram = vectors @ vectors.T
+    n = len(vectors)
+    ils = float((gram.sum() - np.trace(gram)) / (n * (n - 1))) if n > 1 else 1.0
+    return {"relevance": float(sims.mean()), "best": float(sims.max()), "ils": ils}
+
+
+def paired(values: list[float], reference: list[float]) -> dict[str, float]:
+    diff = np.asarray(values) - np.asarray(reference)
+    return {"mean": round(float(diff.mean()), 4), "se": round(float(diff.std(ddof=1) / np.sqrt(len(diff))), 4)}
+
+
+def run_setting(conds: np.ndarray, truths: np.ndarray, n_seeds: int, ef_search: int, size: int,
+                postmaster: int) -> dict:
+    """Playlists of every query at one setting: their track ids and per-query metrics, and the ANN's cost."""
+    from django.conf import settings
+
+    from catalog.selectors import get_space, vectors_for
+    from recommend.services.playlist import compute_playlist
+    from recommend.services.steering_vectors import SteeringState
+
+    space = get_space(settings.CATALOG_SPACE)
+    settings.RECOMMEND_EF_SEARCH = ef_search
+    ids, rows, ann_ms = [], [], []
+    cpu = 0.0
+    for i, (cond, truth) in enumerate(zip(conds, truths, strict=True)):
+        before = api_bench.cpu_seconds({"postgres": postmaster})["postgres"]
+        computed = compute_playlist(cond, SteeringState(), size=size, n_seeds=n_seeds, guidance=None,
+                                    rng_seed=10_000 + i)
+        cpu += api_bench.cpu_seconds({"postgres": postmaster})["postgres"] - before
+        ann_ms.append(computed.timings_ms["ann"])
+        track_ids = [item.track_id for item in computed.items]
+        ids.append(track_ids)
+        rows.append(playlist_metrics(vectors_for(space, track_ids), truth))
+    return {"ids": ids, "rows": rows, "ann_ms": float(np.median(ann_ms)),
+            "postgres_cpu_ms": 1000 * cpu / len(conds)}
+
+
+def summarise(result: dict, reference: dict) -> dict:
+    out: dict = {}
+    for name in ("relevance", "best", "ils"):
+        values = [r[name] for r in result["rows"]]
+        out[name] = round(float(np.mean(values)), 4)
+        out[f"d_{name}"] = paired(values, [r[name] for r in reference["rows"]])
+    overlap = [len(set(a) & set(b)) / max(len(b), 1) for a, b in zip(result["ids"], reference["ids"], strict=True)]
+    out["overlap"] = round(float(np.mean(overlap)), 3)
+    out["ann_ms"] = round(result["ann_ms"], 1)
+    out["postgres_cpu_ms"] = round(result["postgres_cpu_ms"], 1)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tracks", type=int, default=100_000, help="catalog size (default 100000)")
+    parser.add_argument("--queries", type=int, default=200, help="held-out queries (default 200)")
+    parser.add_argument("--seeds", default="16,8", help="comma-separated seed counts (default 16,8)")
+    parser.add_argument("--ef-search", default="10,20,40", help="comma-separated ef_search values (default 10,20,40)")
+    parser.add_argument("--size", type=int, default=20, help="playlist size (default 20)")
+    parser.add_argument("--checkpoint", type=Path, default=Path(os.environ.get(
+        "PRIOR_CHECKPOINT", ROOT / "var" / "models" / "demo-prior")), help="the prior (default: the demo prior)")
+    parser.add_argument("--pairs", type=Path, default=ROOT / "var" / "demo-pairs",
+                        help="the demo pairs folder (catalog.npz and test.npz, written by make demo)")
+    args = parser.parse_args(argv)
+    try:
+        seed_counts = [int(s) for s in args.seeds.split(",") if s.strip()]
+        efs = [int(e) for e in args.ef_search.split(",") if e.strip()]
+    except ValueError:
+        parser.error("--seeds and --ef-search must be integers separated by commas, e.g. 16,8")
+    if not seed_counts or not efs or min(seed_counts + efs) < 1 or max(efs) > REFERENCE_EF or args.queries < 2:
+        parser.error("--seeds and --ef-search need positive values (ef_search <= 1000) and --queries at least 2")
+    checkpoint, pairs = args.checkpoint.resolve(), args.pairs.resolve()
+    for path, what in ((checkpoint / "config.json", "the prior"), (pairs / "catalog.npz", "the MusicCaps vectors"),
+                       (pairs / "test.npz", "the held-out demo pairs")):
+        if not path.is_file():
+            print(f"error: {path} missing ({what}); run `make demo` once first", file=sys.stderr)
+            return 2
+
+    work = Path(tempfile.mkdtemp(prefix="bench-playlist-quality-"))
+    pgdata = work / "pgdata"
+    try:
+        api_bench.setup_env(pgdata, checkpoint)
+        api_bench.start_database(pgdata, "1GB")
+        sys.path.insert(0, str(ROOT))
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        catalog = api_bench.load_catalog(args.tracks, pairs / "catalog.npz", work)
+        test = np.load(pairs / "test.npz")
+        pick = np.random.default_rng(0).choice(len(test["cond"]), min(args.queries, len(test["cond"])), replace=False)
+        conds, truths = test["cond"][pick], test["music"][pick]
+        postmaster = api_bench.postmaster_pid(pgdata)
+        run_setting(conds[:5], truths[:5], seed_counts[0], efs[0], args.size, postmaster)  # warm caches
+        settings_out: dict = {}
+        for n_seeds in seed_counts:
+            reference = run_setting(conds, truths, n_seeds, REFERENCE_EF, args.size, postmaster)
+            settings_out[f"seeds{n_seeds}_ef{REFERENCE_EF}"] = summarise(reference, reference)
+            for ef in efs:
+                result = run_setting(conds, truths, n_seeds, ef, args.size, postmaster)
+                settings_out[f"seeds{n_seeds}_ef{ef}"] = row = summarise(result, reference)
+                log(f"seeds {n_seeds} ef_search {ef}: {json.dumps(row)}")
+        print(json.dumps({
+            "bench": "playlist_quality", "catalog": catalog, "prior": api_bench.prior_info(checkpoint),
+            "queries": len(conds), "size": args.size, "reference_ef_search": REFERENCE_EF,
+            "settings": settings_out,
+            "machine": {"cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2)},
+            "note": "music vectors are MiniLM caption embeddings (text proxy); queries are held-out demo pairs",
+        }))
+        return 0
+    finally:
+        api_bench.stop_database(pgdata)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
