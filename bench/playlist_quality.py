@@ -63,19 +63,20 @@ def run_setting(conds: np.ndarray, truths: np.ndarray, n_seeds: int, ef_search: 
                 postmaster: int) -> dict:
     """Playlists of every query at one setting: their track ids and per-query metrics, and the ANN's cost."""
     from django.conf import settings
+    from django.test.utils import override_settings
 
     from catalog.selectors import get_space, vectors_for
     from recommend.services.playlist import compute_playlist
     from recommend.services.steering_vectors import SteeringState
 
     space = get_space(settings.CATALOG_SPACE)
-    settings.RECOMMEND_EF_SEARCH = ef_search
     ids, rows, ann_ms = [], [], []
     cpu = 0.0
     for i, (cond, truth) in enumerate(zip(conds, truths, strict=True)):
         before = api_bench.cpu_seconds({"postgres": postmaster})["postgres"]
-        computed = compute_playlist(cond, SteeringState(), size=size, n_seeds=n_seeds, guidance=None,
-                                    rng_seed=10_000 + i)
+        with override_settings(RECOMMEND_EF_SEARCH=ef_search):
+            computed = compute_playlist(cond, SteeringState(), size=size, n_seeds=n_seeds, guidance=None,
+                                        rng_seed=10_000 + i)
         cpu += api_bench.cpu_seconds({"postgres": postmaster})["postgres"] - before
         ann_ms.append(computed.timings_ms["ann"])
         track_ids = [item.track_id for item in computed.items]
