@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,17 @@ _lock = threading.RLock()
 _cache: dict[str, Any] = {}
 
 FIX_HINT = "run `make demo` (embedded default) or set PRIOR_CHECKPOINT to a trained prior (python -m prior train)"
+
+
+def _once(key: str, build: Callable[[], Any]) -> Any:
+    """``_cache[key]``, made by ``build()`` on first use: once per process even when threads race for it."""
+    value = _cache.get(key)
+    if value is not None:
+        return value
+    with _lock:  # re-entrant: a build may need another cached piece (the batcher needs the prior)
+        if key not in _cache:
+            _cache[key] = build()
+        return _cache[key]
 
 
 def device() -> str | None:
@@ -100,13 +112,7 @@ def _limit_cpu_threads() -> None:
 
 def get_prior():
     """The process's :class:`prior.service.PriorSampler`, loaded on first use and checked against the catalog."""
-    sampler = _cache.get("prior")
-    if sampler is not None:
-        return sampler
-    with _lock:
-        if "prior" not in _cache:
-            _cache["prior"] = _load_prior()
-        return _cache["prior"]
+    return _once("prior", _load_prior)
 
 
 def batch_max() -> int:
@@ -121,16 +127,9 @@ def get_batcher():
     Threads of one process (gunicorn gthread, Celery's threads pool) that sample at the same time share batched
     network passes; a lone request runs at once. See :mod:`prior.batching` for why and how.
     """
-    batcher = _cache.get("batcher")
-    if batcher is not None:
-        return batcher
-    prior = get_prior()
-    with _lock:
-        if "batcher" not in _cache:
-            from prior.batching import SampleBatcher
+    from prior.batching import SampleBatcher
 
-            _cache["batcher"] = SampleBatcher(prior, max_batch=batch_max())
-        return _cache["batcher"]
+    return _once("batcher", lambda: SampleBatcher(get_prior(), max_batch=batch_max()))
 
 
 def prior_spaces():
@@ -139,17 +138,11 @@ def prior_spaces():
     A web process that sends sampling to Celery workers needs the spaces (to check encoders and client
     embeddings) but not the network; this reads only the checkpoint's config.json.
     """
-    spaces = _cache.get("spaces")
-    if spaces is not None:
-        return spaces
-    with _lock:
-        if "spaces" not in _cache:
-            if "prior" in _cache:
-                prior = _cache["prior"]
-                _cache["spaces"] = (prior.cond_space, prior.music_space)
-            else:
-                _cache["spaces"] = _read_spaces()
-        return _cache["spaces"]
+    def read():
+        prior = _cache.get("prior")
+        return (prior.cond_space, prior.music_space) if prior is not None else _read_spaces()
+
+    return _once("spaces", read)
 
 
 def _read_spaces():
@@ -187,20 +180,17 @@ def _load_encoder(kind: str, name: str):
 
 def _checked_encoder(kind: str, name: str, expected, hint: str):
     """The encoder ``name`` of ``kind``, loaded once per process, refused unless it speaks ``expected``'s space."""
-    encoder = _cache.get(kind)
-    if encoder is not None:
-        return encoder
-    with _lock:
-        if kind not in _cache:
-            from prior.spaces import SpaceMismatchError
+    def load():
+        from prior.spaces import SpaceMismatchError
 
-            encoder = _load_encoder(kind, name)
-            try:
-                expected.check_matches(encoder.space, what=f"{kind} encoder {name!r} space")
-            except SpaceMismatchError as exc:
-                raise PriorNotReady(f"{exc}: {hint}") from None
-            _cache[kind] = encoder
-        return _cache[kind]
+        encoder = _load_encoder(kind, name)
+        try:
+            expected.check_matches(encoder.space, what=f"{kind} encoder {name!r} space")
+        except SpaceMismatchError as exc:
+            raise PriorNotReady(f"{exc}: {hint}") from None
+        return encoder
+
+    return _once(kind, load)
 
 
 def get_image_encoder():
