@@ -5,8 +5,9 @@ Classifier-free guidance (Ho & Salimans, 2022), as Diff4Steer writes it (Bao et 
     D'(x, s, q) = (1 + w) D(x, s, q) - w D(x, s, null)
 
 w = 0 is the plain conditional prior; larger w trades diversity of the seeds for alignment with the query. Both
-terms come from ONE batched forward: x is repeated once along a new leading axis, the condition is paired with a
-mask that selects the learned null embedding for the second copy.
+terms come from ONE batched forward: the condition is paired along a new leading axis with a mask that selects
+the learned null embedding for the second copy, and x broadcasts against that axis (the network's shapes
+broadcast), so what depends on x alone — the input projection — is computed once for both terms.
 
 Steering (Diff4Steer eq. 4) by text or by example tracks, any vectors z_n in the music space:
 
@@ -68,7 +69,7 @@ def cfg_denoise(model: Denoiser, x: torch.Tensor, sigma: float | torch.Tensor, c
     if not paired(guidance):
         return model(x, sigma, cond, **extra)
     pair_cond, keep = cfg_pair(cond)
-    out = model(x.unsqueeze(0).expand(2, *x.shape), sigma, pair_cond, keep, **extra)
+    out = model(x, sigma, pair_cond, keep, **extra)  # x broadcasts against the pair axis: [2, *x.shape]
     return cfg_combine(out[0], out[1], guidance)
 
 

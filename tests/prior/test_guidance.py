@@ -30,16 +30,18 @@ def test_batched_cfg_matches_two_forwards(model, w):
     assert torch.allclose(batched, two, atol=1e-5)
 
 
-def test_cfg_uses_one_forward(model):
+def test_cfg_uses_one_forward_with_x_shared_by_both_terms(model):
     calls = []
 
     def counting(*args, **kw):
-        calls.append(args[0].shape)
-        return model(*args, **kw)
+        out = model(*args, **kw)
+        calls.append((args[0].shape, args[2].shape, out.shape))
+        return out
 
     with torch.no_grad():
         cfg_denoise(counting, torch.randn(2, 4, MUSIC_DIM), 1.0, torch.randn(2, 1, COND_DIM), 1.0)
-    assert calls == [torch.Size([2, 2, 4, MUSIC_DIM])]
+    # x goes in once and broadcasts against the condition's pair axis: the input projection is not computed twice
+    assert calls == [(torch.Size([2, 4, MUSIC_DIM]), torch.Size([2, 2, 1, COND_DIM]), torch.Size([2, 2, 4, MUSIC_DIM]))]
 
 
 def test_cfg_combine_is_the_paper_formula():
