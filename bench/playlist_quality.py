@@ -1,6 +1,7 @@
 """Playlist quality against the serving settings: what the playlist ANN's ``ef_search`` and the seed count buy.
 
     python bench/playlist_quality.py [--tracks 100000] [--queries 200] [--seeds 16,8] [--ef-search 10,20,40]
+                                     [--no-compare-dtypes]
 
 Needs the demo artefacts (``make demo`` once), like bench/api.py, and builds the same catalog in its own
 throwaway embedded Postgres (MusicCaps caption vectors plus synthetic neighbours up to ``--tracks``).
@@ -17,6 +18,10 @@ Per setting (mean over queries; ``d_*`` = paired difference to the reference, wi
 - ``ils``: intra-list similarity, mean pairwise cosine of the playlist's tracks (lower = more diverse);
 - ``overlap``: share of the reference playlist's tracks also in this one;
 - ``ann_ms`` (wall) and ``postgres_cpu_ms`` (the postmaster tree, /proc) per playlist ANN.
+
+``float32_vs_bfloat16`` (``--no-compare-dtypes`` skips it): the same metrics for the prior's per-seed MLP in
+bfloat16 against float32 as the reference, plain and steered by a tag, at the serving ``ef_search``
+(``PRIOR_DTYPE``, docs/prior-model.md). The table above runs with ``PRIOR_DTYPE`` as configured (``prior_dtype``).
 
 Prints ONE JSON object on stdout (progress on stderr). Music vectors are a TEXT PROXY (DESIGN.md §5).
 """
@@ -60,22 +65,30 @@ def paired(values: list[float], reference: list[float]) -> dict[str, float]:
 
 
 def run_setting(conds: np.ndarray, truths: np.ndarray, n_seeds: int, ef_search: int, size: int,
-                postmaster: int) -> dict:
-    """Playlists of every query at one setting: their track ids and per-query metrics, and the ANN's cost."""
+                postmaster: int, dtype: str | None = None, steered: bool = False) -> dict:
+    """Playlists of every query at one setting: their track ids and per-query metrics, and the ANN's cost.
+
+    ``dtype``: the prior's ``PRIOR_DTYPE`` for this setting (None: as configured); ``steered``: each query is
+    steered by one tag of bench/api.py's list, the same tag for the same query in every setting.
+    """
     from django.conf import settings
     from django.test.utils import override_settings
 
     from catalog.selectors import get_space, vectors_for
+    from recommend import engine
     from recommend.services.playlist import compute_playlist
     from recommend.services.steering_vectors import SteeringState
 
     space = get_space(settings.CATALOG_SPACE)
     ids, rows, ann_ms = [], [], []
     cpu = 0.0
+    overrides = {"RECOMMEND_EF_SEARCH": ef_search} | ({"PRIOR_DTYPE": dtype} if dtype else {})
+    engine.reset()  # the prior is loaded again under this setting's PRIOR_DTYPE
     for i, (cond, truth) in enumerate(zip(conds, truths, strict=True)):
+        state = SteeringState(tags=(api_bench.TAGS[i % len(api_bench.TAGS)],) if steered else ())
         before = api_bench.cpu_seconds({"postgres": postmaster})["postgres"]
-        with override_settings(RECOMMEND_EF_SEARCH=ef_search):
-            computed = compute_playlist(cond, SteeringState(), size=size, n_seeds=n_seeds, guidance=None,
+        with override_settings(**overrides):
+            computed = compute_playlist(cond, state, size=size, n_seeds=n_seeds, guidance=None,
                                         rng_seed=10_000 + i)
         cpu += api_bench.cpu_seconds({"postgres": postmaster})["postgres"] - before
         ann_ms.append(computed.timings_ms["ann"])
@@ -99,6 +112,27 @@ def summarise(result: dict, reference: dict) -> dict:
     return out
 
 
+def prior_dtype() -> str:
+    from worker import runtime
+
+    return str(runtime.get_prior().dtype).removeprefix("torch.")
+
+
+def compare_dtypes(conds: np.ndarray, truths: np.ndarray, n_seeds: int, size: int, postmaster: int) -> dict:
+    """Playlists with the prior's trunk in bfloat16 against float32 (the reference), same queries and sampling
+    seeds, at the serving ``ef_search``: plain and steered by a tag."""
+    from django.conf import settings
+
+    ef = int(settings.RECOMMEND_EF_SEARCH)
+    out: dict = {"seeds": n_seeds, "ef_search": ef}
+    for label, steered in (("plain", False), ("steered", True)):
+        reference = run_setting(conds, truths, n_seeds, ef, size, postmaster, dtype="float32", steered=steered)
+        result = run_setting(conds, truths, n_seeds, ef, size, postmaster, dtype="bfloat16", steered=steered)
+        out[label] = {"float32": summarise(reference, reference), "bfloat16": summarise(result, reference)}
+        log(f"{label}, bfloat16 vs float32: {json.dumps(out[label]['bfloat16'])}")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tracks", type=int, default=100_000, help="catalog size (default 100000)")
@@ -106,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="16,8", help="comma-separated seed counts (default 16,8)")
     parser.add_argument("--ef-search", default="10,20,40", help="comma-separated ef_search values (default 10,20,40)")
     parser.add_argument("--size", type=int, default=20, help="playlist size (default 20)")
+    parser.add_argument("--compare-dtypes", action=argparse.BooleanOptionalAction, default=True,
+                        help="also compare playlists with the prior in bfloat16 vs float32 (default on)")
     parser.add_argument("--checkpoint", type=Path, default=Path(os.environ.get(
         "PRIOR_CHECKPOINT", ROOT / "var" / "models" / "demo-prior")), help="the prior (default: the demo prior)")
     parser.add_argument("--pairs", type=Path, default=ROOT / "var" / "demo-pairs",
@@ -151,10 +187,13 @@ def main(argv: list[str] | None = None) -> int:
                 result = run_setting(conds, truths, n_seeds, ef, args.size, postmaster)
                 settings_out[f"seeds{n_seeds}_ef{ef}"] = row = summarise(result, reference)
                 log(f"seeds {n_seeds} ef_search {ef}: {json.dumps(row)}")
+        dtypes_out = None
+        if args.compare_dtypes:
+            dtypes_out = compare_dtypes(conds, truths, seed_counts[0], args.size, postmaster)
         print(json.dumps({
             "bench": "playlist_quality", "catalog": catalog, "prior": api_bench.prior_info(checkpoint),
             "queries": len(conds), "size": args.size, "reference_ef_search": REFERENCE_EF,
-            "settings": settings_out,
+            "settings": settings_out, "prior_dtype": prior_dtype(), "float32_vs_bfloat16": dtypes_out,
             "machine": {"cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2)},
             "note": "music vectors are MiniLM caption embeddings (text proxy); queries are held-out demo pairs",
         }))

@@ -1,6 +1,7 @@
 """CPU latency of the prior: one query = 16 seeds with CFG and 2 steering tags, per sampler and NFE.
 
     python bench/prior_speed.py [--checkpoint DIR] [--threads 2] [--repeats 20] [--nfe 7,11,15] [--batch-queries 4]
+                                [--dtype auto|float32|bfloat16] [--no-compare-dtypes]
     python bench/prior_speed.py --throughput [--device cuda] [--widths 1024,4096] [--dtypes fp32,bf16] [--batch 64]
 
 Prints ONE JSON object: p50/p95 milliseconds per query for each (sampler, NFE) through the real service path
@@ -10,7 +11,9 @@ Without ``--checkpoint`` the default network (:class:`prior.config.NetworkConfig
 ``--cond-dim``/``--music-dim``: latency does not depend on the weights. Other processes on the machine add noise;
 ``load_average`` in the output says how busy it was, and ``cpu_ms_p50`` (this process's CPU time per query, all
 threads) is what the query costs when it does not wait for the cores; on a busy machine, 2 OpenMP threads spin
-against other processes and wall time balloons far beyond it.
+against other processes and wall time balloons far beyond it. ``trunk_dtype`` times the network's per-seed MLP
+in float32 and in bfloat16 side by side (``--dtype`` picks the one the other numbers use; ``auto``, the web app's
+default, is bfloat16 on CPUs with native bf16) and reports how near the bfloat16 seeds are to the float32 ones.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from prior.checkpoint import save_checkpoint  # noqa: E402
 from prior.config import NetworkConfig, config_to_dict  # noqa: E402
 from prior.guidance import cfg_denoise, cfg_pair  # noqa: E402
 from prior.precond import EDMDenoiser  # noqa: E402
-from prior.service import PriorSampler  # noqa: E402
+from prior.service import TRUNK_DTYPES, PriorSampler  # noqa: E402
 from prior.spaces import EmbeddingSpace  # noqa: E402
 
 
@@ -156,6 +159,36 @@ def batching_gain(sampler: PriorSampler, cond: np.ndarray, steer: list, args: ar
     return out
 
 
+def dtype_gain(checkpoint: Path, cond: np.ndarray, steer: list, args: argparse.Namespace) -> dict:
+    """The trunk in float32 vs bfloat16, timed side by side (alternating, so both see the same machine state):
+    process CPU ms p50 of the default query, alone and as a batch of ``--batch-queries``, with and without
+    steering; and how close the bfloat16 seeds are to the float32 ones (cosine, same seed)."""
+    samplers = {name: PriorSampler.load(checkpoint, device="cpu", dtype=name) for name in ("float32", "bfloat16")}
+    rng = np.random.default_rng(2)
+    conds = np.stack([cond] + [rng.standard_normal(cond.shape).astype(np.float32)
+                               for _ in range(max(args.batch_queries, 1) - 1)])
+    out: dict = {"native_bf16": bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())}
+    for label, pairs in (("plain", ()), ("steered", steer)):
+        for rows in sorted({1, len(conds)}):
+            cpu: dict[str, list[float]] = {name: [] for name in samplers}
+            for repeat in range(args.repeats + 2):
+                order = list(samplers) if repeat % 2 else list(samplers)[::-1]
+                for name in order:
+                    start = time.process_time()
+                    samplers[name].sample(conds[:rows], n_seeds=args.seeds, guidance=args.guidance, steer=pairs,
+                                          seed=repeat)
+                    if repeat >= 2:  # the first two are warm-up
+                        cpu[name].append((time.process_time() - start) * 1000)
+            f32, b16 = percentile(cpu["float32"], 50), percentile(cpu["bfloat16"], 50)
+            out[f"{label}_{rows}q"] = {"float32_cpu_ms": round(f32, 2), "bfloat16_cpu_ms": round(b16, 2),
+                                       "ratio": round(b16 / f32, 3)}
+        a = samplers["float32"].sample(conds, n_seeds=args.seeds, guidance=args.guidance, steer=pairs, seed=0)
+        b = samplers["bfloat16"].sample(conds, n_seeds=args.seeds, guidance=args.guidance, steer=pairs, seed=0)
+        cosine = (a * b).sum(-1)
+        out[f"{label}_seed_cosine"] = {"mean": round(float(cosine.mean()), 6), "min": round(float(cosine.min()), 6)}
+    return out
+
+
 def make_default_checkpoint(directory: Path, cond_dim: int, music_dim: int) -> Path:
     torch.manual_seed(0)
     cfg = NetworkConfig(cond_dim=cond_dim, music_dim=music_dim)
@@ -180,6 +213,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference-repeats", type=int, default=3, help="256-step reference runs (0 = skip)")
     parser.add_argument("--guidance", type=float, default=1.0)
     parser.add_argument("--k", type=float, default=0.05, help="steering strength of each of the 2 tags")
+    parser.add_argument("--dtype", default="auto", choices=TRUNK_DTYPES,
+                        help="the trunk's dtype for the latency numbers (default auto, as the web app runs it)")
+    parser.add_argument("--compare-dtypes", action=argparse.BooleanOptionalAction, default=True,
+                        help="also time float32 vs bfloat16 side by side (default on)")
     parser.add_argument("--throughput", action="store_true", help="queries/s at --batch per width and dtype instead")
     parser.add_argument("--device", default=None)
     parser.add_argument("--widths", default="1024,4096")
@@ -196,12 +233,13 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = args.checkpoint or make_default_checkpoint(Path(tmp) / "ck", args.cond_dim, args.music_dim)
-        sampler = PriorSampler.load(ckpt, device="cpu")
+        sampler = PriorSampler.load(ckpt, device="cpu", dtype=args.dtype)
+        rng = np.random.default_rng(0)
+        cond = rng.standard_normal(sampler.checkpoint.network.cond_dim).astype(np.float32)
+        tags = [rng.standard_normal(sampler.checkpoint.network.music_dim).astype(np.float32) for _ in range(2)]
+        steer = [(tags[0], args.k), (tags[1], -args.k)]
+        dtypes = dtype_gain(ckpt, cond, steer, args) if args.compare_dtypes else None
     cfg = sampler.checkpoint.network
-    rng = np.random.default_rng(0)
-    cond = rng.standard_normal(cfg.cond_dim).astype(np.float32)
-    tags = [rng.standard_normal(cfg.music_dim).astype(np.float32) for _ in range(2)]
-    steer = [(tags[0], args.k), (tags[1], -args.k)]
 
     def query(name: str, nfe: int | None, with_steer: bool = True):
         return lambda: sampler.sample(cond, n_seeds=args.seeds, guidance=args.guidance,
@@ -253,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         "latency": latency,
         "latency_without_steering": no_steer,
         "batching": batching,
+        "trunk_dtype": {"serving": str(sampler.dtype).removeprefix("torch."), "float32_vs_bfloat16": dtypes},
         "forward": {
             "batch_rows": 2 * args.seeds,
             "mflop": round(flops / 1e6, 2),

@@ -119,14 +119,35 @@ class PriorNetwork(nn.Module):
         tiny operations per step (see :meth:`prior.precond.EDMDenoiser.conditioning`).
         """
         emb = self.embed(c_noise, cond, cond_mask)
-        return [block.modulation(emb) for block in self.blocks]
+        dtype = self.trunk_dtype
+        return [tuple(m.to(dtype) for m in block.modulation(emb)) for block in self.blocks]
 
     def trunk(self, x: torch.Tensor, conditioning: Conditioning) -> torch.Tensor:
-        """The per-seed residual MLP, modulated by :meth:`conditioning`."""
-        h = self.input(x)
+        """The per-seed residual MLP, modulated by :meth:`conditioning`; computed in :attr:`trunk_dtype`,
+        returned in x's dtype."""
+        h = self.input(x.to(self.trunk_dtype))
         for block, modulation in zip(self.blocks, conditioning, strict=True):
             h = block(h, modulation)
-        return self.output(self.out_norm(h))
+        return self.output(self.out_norm(h)).to(x.dtype)
+
+    @property
+    def trunk_dtype(self) -> torch.dtype:
+        return self.input.weight.dtype
+
+    def trunk_to(self, dtype: torch.dtype) -> PriorNetwork:
+        """Run the per-seed MLP (:meth:`trunk`) in ``dtype``; the (noise, condition) path stays as it is.
+
+        Why: the trunk is nearly all of sampling's work and its matrix products run ~1.9x faster in bfloat16 on
+        CPUs with native bf16 (AVX512-BF16, AMX), with seeds within cosine 0.9999 of float32's
+        (docs/prior-model.md). The conditioning path is computed once per schedule, so it costs nothing to keep
+        in float32, and its sinusoidal noise features (angles up to ~100 rad) need float32's precision.
+        """
+        per_seed = [self.input, self.out_norm, self.output]
+        for block in self.blocks:  # not block.film: it belongs to the conditioning path
+            per_seed += [block.fc1, block.fc2]
+        for module in per_seed:
+            module.to(dtype)
+        return self
 
     def forward(
         self,

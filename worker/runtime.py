@@ -50,6 +50,12 @@ def device() -> str | None:
     return getattr(settings, "PRIOR_DEVICE", None) or os.environ.get("PRIOR_DEVICE") or None
 
 
+def dtype() -> str:
+    """``PRIOR_DTYPE`` from settings or the environment: what the prior's per-seed MLP computes in (default
+    ``auto``: bfloat16 on CPUs with native bf16, float32 elsewhere; :func:`prior.service.trunk_dtype`)."""
+    return getattr(settings, "PRIOR_DTYPE", None) or os.environ.get("PRIOR_DTYPE") or "auto"
+
+
 def reset() -> None:
     """Forget every loaded model (tests, or after replacing the checkpoint on disk)."""
     with _lock:
@@ -72,15 +78,17 @@ def catalog_space():
 
 def _load_prior():
     from prior.checkpoint import CheckpointError
-    from prior.service import PriorSampler
+    from prior.service import TRUNK_DTYPES, PriorSampler
     from prior.spaces import SpaceMismatchError
 
     path = Path(settings.PRIOR_CHECKPOINT)
     if not (path / "config.json").is_file():
         raise PriorNotReady(f"no prior checkpoint at {path}: {FIX_HINT}")
+    if dtype() not in TRUNK_DTYPES:
+        raise PriorNotReady(f"PRIOR_DTYPE must be one of {', '.join(TRUNK_DTYPES)}, got {dtype()!r}")
     expected = catalog_space()
     try:
-        sampler = PriorSampler.load(path, device=device(), expect_music_space=expected)
+        sampler = PriorSampler.load(path, device=device(), expect_music_space=expected, dtype=dtype())
     except SpaceMismatchError as exc:
         raise PriorNotReady(
             f"the prior at {path} does not fit the catalog ({exc}); train a prior on the catalog's space "
@@ -90,8 +98,8 @@ def _load_prior():
         raise PriorNotReady(f"cannot load the prior at {path}: {exc}") from None
     if sampler.device.type == "cpu":
         _limit_cpu_threads()
-    log.info("loaded prior %s on %s (cond %s, music %s)", path, sampler.device, sampler.cond_space.name,
-             sampler.music_space.name)
+    log.info("loaded prior %s on %s, %s (cond %s, music %s)", path, sampler.device, sampler.dtype,
+             sampler.cond_space.name, sampler.music_space.name)
     return sampler
 
 

@@ -112,3 +112,25 @@ def test_local_sampling_goes_through_one_batcher_per_process(served_prior, setti
     seeds = tasks.sample_seeds(cond, n_seeds=4, seed=2)
     assert batcher.queries == 1
     np.testing.assert_array_equal(seeds, runtime.get_prior().sample(cond, n_seeds=4, seed=2))
+
+
+def test_prior_dtype_setting_picks_the_trunk_dtype(served_prior, settings):
+    import torch
+
+    from prior.service import trunk_dtype
+
+    assert runtime.get_prior().dtype == trunk_dtype("auto", torch.device("cpu"))  # the default
+    runtime.reset()
+    settings.PRIOR_DTYPE = "float32"
+    assert runtime.get_prior().dtype == torch.float32
+    runtime.reset()
+    settings.PRIOR_DTYPE = "bfloat16"
+    assert runtime.get_prior().dtype == torch.bfloat16
+
+
+def test_unknown_prior_dtype_is_not_ready_with_the_choices(served_prior, settings):
+    settings.PRIOR_DTYPE = "fp8"
+    with pytest.raises(PriorNotReady, match="PRIOR_DTYPE must be one of auto, float32, bfloat16, got 'fp8'"):
+        runtime.get_prior()
+    ok, detail = runtime.readiness()
+    assert not ok and "PRIOR_DTYPE" in detail
