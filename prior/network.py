@@ -22,7 +22,7 @@ from torch import nn
 
 from prior.config import NetworkConfig
 
-Conditioning = list[tuple[torch.Tensor, torch.Tensor]]  # per block: (scale, shift), broadcasting against x
+Conditioning = list[tuple[torch.Tensor, torch.Tensor]]  # per block: (1 + scale, shift), broadcasting against x
 
 
 class NoiseEmbedding(nn.Module):
@@ -64,13 +64,14 @@ class Block(nn.Module):
         nn.init.zeros_(self.fc2.bias)
 
     def modulation(self, emb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(scale, shift) of this block from the (noise, condition) embedding."""
+        """(1 + scale, shift) of this block from the (noise, condition) embedding: the gain comes with its 1
+        already added, so a sampler that precomputes it (EDMDenoiser.conditioning) does not add it per step."""
         scale, shift = self.film(emb).chunk(2, dim=-1)
-        return scale, shift
+        return 1 + scale, shift
 
     def forward(self, x: torch.Tensor, modulation: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        scale, shift = modulation
-        h = self.norm(x) * (1 + scale) + shift
+        gain, shift = modulation
+        h = torch.addcmul(shift, self.norm(x), gain)  # LN(x) * (1 + scale) + shift, one operation
         h = self.fc2(self.dropout(nn.functional.silu(self.fc1(h))))
         return x + h
 

@@ -72,3 +72,12 @@ def test_conditioning_for_a_schedule_matches_each_sigma_alone(paired):
             assert torch.allclose(model(x, sigma, cond, mask, conditioning=table[sigma]), alone, atol=1e-6)
             other = table[0.2 if sigma != 0.2 else 1.3]  # and the table's entries do matter
             assert not torch.allclose(alone, model(x, sigma, cond, mask, conditioning=other))
+
+
+@pytest.mark.parametrize("sigma", [1e-3, 0.05, 2.0, 80.0])
+def test_scalings_of_a_python_float_equal_the_tensor_ones(sigma):
+    as_floats = edm_scalings(sigma, 0.05)
+    as_tensor = edm_scalings(torch.tensor(sigma, dtype=torch.float64), 0.05)
+    assert all(isinstance(v, float) for v in as_floats)
+    assert as_floats == pytest.approx([float(v) for v in as_tensor], rel=1e-12)
+
