@@ -40,7 +40,7 @@ from prior.checkpoint import save_checkpoint  # noqa: E402
 from prior.config import NetworkConfig, config_to_dict  # noqa: E402
 from prior.guidance import cfg_denoise, cfg_pair  # noqa: E402
 from prior.precond import EDMDenoiser  # noqa: E402
-from prior.service import TRUNK_DTYPES, PriorSampler  # noqa: E402
+from prior.service import TRUNK_DTYPES, PriorSampler, native_cpu_bf16  # noqa: E402
 from prior.spaces import EmbeddingSpace  # noqa: E402
 
 
@@ -167,7 +167,7 @@ def dtype_gain(checkpoint: Path, cond: np.ndarray, steer: list, args: argparse.N
     rng = np.random.default_rng(2)
     conds = np.stack([cond] + [rng.standard_normal(cond.shape).astype(np.float32)
                                for _ in range(max(args.batch_queries, 1) - 1)])
-    out: dict = {"native_bf16": bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())}
+    out: dict = {"native_bf16": native_cpu_bf16()}
     for label, pairs in (("plain", ()), ("steered", steer)):
         for rows in sorted({1, len(conds)}):
             cpu: dict[str, list[float]] = {name: [] for name in samplers}

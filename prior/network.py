@@ -138,10 +138,11 @@ class PriorNetwork(nn.Module):
     def trunk_to(self, dtype: torch.dtype) -> PriorNetwork:
         """Run the per-seed MLP (:meth:`trunk`) in ``dtype``; the (noise, condition) path stays as it is.
 
-        Why: the trunk is nearly all of sampling's work and its matrix products run ~1.9x faster in bfloat16 on
-        CPUs with native bf16 (AVX512-BF16, AMX), with seeds within cosine 0.9999 of float32's
-        (docs/prior-model.md). The conditioning path is computed once per schedule, so it costs nothing to keep
-        in float32, and its sinusoidal noise features (angles up to ~100 rad) need float32's precision.
+        Why: the trunk is nearly all of sampling's work, and on CPUs with native bf16 (AVX512-BF16, AMX) a
+        bfloat16 trunk cuts a quarter of it for a batch of queries, with seeds within cosine 0.9999 of
+        float32's (docs/prior-model.md, ``bench/prior_speed.py``). The conditioning path is computed once per
+        schedule, so it costs nothing to keep in float32, and its sinusoidal noise features (angles up to
+        ~100 rad) need float32's precision.
         """
         per_seed = [self.input, self.out_norm, self.output]
         for block in self.blocks:  # not block.film: it belongs to the conditioning path

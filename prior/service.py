@@ -75,17 +75,28 @@ TRUNK_DTYPES = ("auto", "float32", "bfloat16")
 def trunk_dtype(name: str, device: torch.device) -> torch.dtype:
     """The dtype the prior's per-seed MLP runs in for the setting ``name`` (one of :data:`TRUNK_DTYPES`).
 
-    ``auto`` is bfloat16 on a CPU with native bf16 matrix instructions (AVX512-BF16 or AMX, as oneDNN reports
-    them), where it cuts sampling's CPU time by a quarter at a batch of 4 queries, and float32 anywhere else:
-    CPUs without them emulate bf16 (slower than float32), and on a GPU this small prior is not matmul-bound
-    (not measured). Seeds stay float32 either way; see :meth:`prior.network.PriorNetwork.trunk_to`.
+    ``auto`` is bfloat16 on a CPU with native bf16 matrix instructions (AVX512-BF16 or AMX), where it cuts
+    sampling's CPU time by a quarter at a batch of 4 queries, and float32 anywhere else: CPUs without them
+    emulate bf16, which is not expected to beat float32, and on a GPU this small prior is not matmul-bound
+    (neither is measured here).
+    Seeds stay float32 either way; see :meth:`prior.network.PriorNetwork.trunk_to`.
     """
     if name not in TRUNK_DTYPES:
         raise ValueError(f"unknown trunk dtype {name!r}; choose one of {', '.join(TRUNK_DTYPES)}")
     if name == "auto":
-        native = device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-        return torch.bfloat16 if native else torch.float32
+        return torch.bfloat16 if device.type == "cpu" and native_cpu_bf16() else torch.float32
     return getattr(torch, name)
+
+
+def native_cpu_bf16() -> bool:
+    """Whether this CPU has bf16 matrix instructions (AVX512-BF16 or AMX), as torch's CPU feature checks see it.
+
+    Not oneDNN's ``is_mkldnn_bf16_supported``: that is true on any AVX-512 CPU, where bf16 is emulated.
+    """
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except (AttributeError, RuntimeError):  # private torch helpers: a build without them means "not known to be fast"
+        return False
 
 
 def _as_matrix(values: np.ndarray, dim: int, what: str) -> tuple[np.ndarray, bool]:

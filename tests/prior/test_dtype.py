@@ -1,11 +1,13 @@
 """The prior's per-seed MLP in bfloat16: only the trunk changes dtype, seeds stay float32 and close to float32's."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from prior.checkpoint import save_checkpoint
-from prior.service import PriorSampler, trunk_dtype
+from prior.service import PriorSampler, native_cpu_bf16, trunk_dtype
 from tests.prior.prior_toys import COND_DIM, COND_SPACE, MUSIC_DIM, MUSIC_SPACE, query, random_denoiser
 
 
@@ -56,8 +58,19 @@ def test_bfloat16_seeds_are_float32_and_near_the_float32_ones(active_checkpoint,
     assert np.array_equal(b, bf16.sample(conds, n_seeds=16, steer=steer, seed=5))  # same seed, same seeds
 
 
+def cpu_flags() -> set[str]:
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return set()
+    return next((set(line.split(":", 1)[1].split()) for line in lines if line.startswith("flags")), set())
+
+
 def test_auto_is_bfloat16_only_on_a_cpu_with_native_bf16():
-    native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    native = native_cpu_bf16()
+    flags = cpu_flags()
+    if flags:  # x86 Linux: the kernel's view of the same instructions
+        assert native == bool(flags & {"avx512_bf16", "amx_tile"})
     assert trunk_dtype("auto", torch.device("cpu")) == (torch.bfloat16 if native else torch.float32)
     assert trunk_dtype("auto", torch.device("cuda")) == torch.float32
     assert trunk_dtype("float32", torch.device("cpu")) == torch.float32
