@@ -15,3 +15,10 @@ workers = int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 2)
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+
+
+def post_worker_init(worker) -> None:
+    """Load the models and freeze the loaded heap before this worker takes requests (config/process.py)."""
+    from config.process import prepare_serving_process
+
+    prepare_serving_process(worker.log)

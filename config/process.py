@@ -1,0 +1,41 @@
+"""Set-up of one serving process before its first request (gunicorn's ``post_worker_init`` hook calls it).
+
+Two things, both about the latency tail rather than the average:
+
+- **Warm-up**: load the prior and the encoders now (what /readyz checks), so the first requests a new worker
+  takes do not each wait seconds for the weights.
+- **gc.freeze()**: everything imported and loaded by now (Django, DRF, torch, the models: ~250k objects) lives
+  as long as the process. Python's collector still walks all of it in every full (oldest-generation) collection,
+  which stops the whole process — every request in it — for the walk: 140–160 ms about every 200 requests of
+  one process, measured in-process (docs/operations.md). Frozen objects are skipped; the full collections that
+  remain only walk what requests created since.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+
+logger = logging.getLogger(__name__)
+
+
+def prepare_serving_process(log: logging.Logger | None = None) -> bool:
+    """Warm the models, close the set-up's database connection, freeze the heap. True when the process is ready.
+
+    A process that is not ready (no checkpoint yet, database down) still starts: /readyz reports why and the
+    first request that needs the models retries the load. The freeze happens either way.
+    """
+    from django.db import connections
+
+    from worker.runtime import readiness
+
+    log = log or logger
+    ready, detail = readiness()
+    if ready:
+        log.info("warm-up: %s", detail)
+    else:
+        log.warning("warm-up: not ready yet (%s)", detail)
+    connections.close_all()  # this thread serves no request; its connection would idle in Postgres
+    gc.collect()
+    gc.freeze()
+    return ready

@@ -1,0 +1,52 @@
+"""config.process: a serving process loads its models and freezes its heap before its first request."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import runpy
+from pathlib import Path
+
+import pytest
+
+from config.process import prepare_serving_process
+from worker import runtime
+
+GUNICORN_CONF = Path(__file__).resolve().parents[2] / "config" / "gunicorn.conf.py"
+
+
+@pytest.fixture(autouse=True)
+def unfrozen():
+    gc.unfreeze()
+    yield
+    gc.unfreeze()  # the rest of the test run collects as usual
+
+
+def test_warms_the_models_and_freezes_the_heap(transactional_db, served_prior, settings, caplog):
+    settings.IMAGE_ENCODER, settings.TEXT_ENCODER = "palette", "minilm"
+    assert gc.get_freeze_count() == 0
+    with caplog.at_level(logging.INFO, logger="config.process"):
+        assert prepare_serving_process() is True
+    assert all(runtime._cache.get(key) is not None for key in ("prior", "image", "text"))
+    assert gc.get_freeze_count() > 10_000  # Django, torch and the models, out of the collector's walks
+    assert "warm-up: prior" in caplog.text
+
+
+def test_not_ready_still_starts_and_says_why(transactional_db, settings, tmp_path, caplog):
+    settings.PRIOR_CHECKPOINT = str(tmp_path / "nothing-here")
+    with caplog.at_level(logging.WARNING, logger="config.process"):
+        assert prepare_serving_process() is False
+    assert "no prior checkpoint" in caplog.text
+    assert gc.get_freeze_count() > 0
+
+
+def test_gunicorn_runs_it_after_loading_the_app(monkeypatch):
+    calls = []
+    monkeypatch.setattr("config.process.prepare_serving_process", lambda log=None: calls.append(log))
+    conf = runpy.run_path(str(GUNICORN_CONF))
+
+    class Worker:
+        log = logging.getLogger("gunicorn.error")
+
+    conf["post_worker_init"](Worker())
+    assert calls == [Worker.log]
