@@ -19,7 +19,10 @@ What it does, all in its OWN throwaway embedded Postgres (a temporary data direc
    client threads each spent per request meanwhile (/proc; in the steer phase a from-image call opens each
    session for five steers, and counts as a request too);
 4. the breakdown: the same services called in-process (server stopped), using their timing hooks
-   (``encode_tags``, ``sample``, ``ann``, ``merge``) plus the image encoder timed directly; ``store`` is the rest.
+   (``encode_tags``, ``sample``, ``ann``, ``merge``) plus the image encoder timed directly; ``store`` is the rest;
+5. ``batching``: the sampling queries the gunicorn workers served and the batched passes they took (the whole
+   run, warm-up included; each worker logs them at exit), so ``per_pass`` says how well concurrent requests
+   shared the prior's passes (``PRIOR_BATCH_WAIT_MS``, the layout).
 
 Prints ONE JSON object on stdout (progress goes to stderr). The server is always stopped, whatever happens.
 """
@@ -30,6 +33,7 @@ import argparse
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -173,7 +177,7 @@ class Server:
         if kind == "gunicorn":  # what production runs (config/gunicorn.conf.py), sized to the cores here
             command = [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi:application",
                        "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
-                       "--timeout", "120", "--log-level", "warning"]
+                       "--timeout", "120", "--log-level", "info"]  # info: workers log their batching at exit
         else:  # the demo's kind of server: one process, a thread per request
             command = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"]
         self.proc = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=self.log,
@@ -293,6 +297,15 @@ def run_phase(kind: str, base: str, pngs: list[bytes], clients: int, duration: f
         result["first_errors"] = sorted(set(errors))[:3]
     log(f"{kind} x{clients}: {json.dumps(result)}")
     return result
+
+
+def batching_from_log(path: Path) -> dict:
+    """Sampling queries and batched passes of the whole server run (warm-up included), from what each gunicorn
+    worker logs at exit (config/process.py: log_batching)."""
+    queries = passes = 0
+    for match in re.finditer(r"sampling: (\d+) queries in (\d+) passes", path.read_text(errors="replace")):
+        queries, passes = queries + int(match[1]), passes + int(match[2])
+    return {"queries": queries, "passes": passes, "per_pass": round(queries / passes, 2) if passes else None}
 
 
 def cpu_seconds(roots: dict[str, int]) -> dict[str, float]:
@@ -499,6 +512,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                           args.duration, processes)
         server.stop()
         server = None
+        batching = batching_from_log(work / "server.log")
         stages = breakdown(pngs, args.breakdown, postmaster_pid(pgdata)) if args.breakdown else {}
         top = str(max(client_counts))
         worst = max(per[top]["p95_ms"] or 0 for per in results.values())
@@ -507,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
             "bench": "api", "catalog": catalog, "prior": prior_info(checkpoint), "duration_s": args.duration,
             "server": {"kind": args.server, "workers": args.workers if args.server == "gunicorn" else 1,
                        "threads": args.threads if args.server == "gunicorn" else None},
-            **results, "breakdown_ms": stages,
+            **results, "batching": batching, "breakdown_ms": stages,
             "target": {"p95_ms_at_max_clients": 300, "clients": max(client_counts), "worst_p95_ms": worst,
                        "errors": errors, "met": worst <= 300 and errors == 0},
             "machine": {"cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2)},

@@ -22,3 +22,10 @@ def post_worker_init(worker) -> None:
     from config.process import prepare_serving_process
 
     prepare_serving_process(worker.log)
+
+
+def worker_exit(server, worker) -> None:
+    """Log how many sampling queries this worker served in how many batched passes (config/process.py)."""
+    from config.process import log_batching
+
+    log_batching(worker.log)

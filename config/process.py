@@ -39,3 +39,13 @@ def prepare_serving_process(log: logging.Logger | None = None) -> bool:
     gc.collect()
     gc.freeze()
     return ready
+
+
+def log_batching(log: logging.Logger | None = None) -> None:
+    """At a worker's exit: its sampling queries and the batched passes they took (how well batching worked)."""
+    from worker.runtime import loaded_batcher
+
+    batcher = loaded_batcher()
+    if batcher is not None and batcher.runs:
+        (log or logger).info("sampling: %d queries in %d passes (%.2f per pass)", batcher.queries, batcher.runs,
+                             batcher.queries / batcher.runs)

@@ -56,6 +56,12 @@ def sample_seeds(
     return tasks.sample_seeds(cond, n_seeds=n_seeds, guidance=guidance, steer=list(steer), seed=seed)
 
 
+def sampling_ahead():
+    """``with engine.sampling_ahead():`` around a request's work up to :func:`sample_seeds`, so that concurrent
+    requests of this process share one batched pass of the prior (:func:`worker.tasks.sampling_ahead`)."""
+    return tasks.sampling_ahead()
+
+
 def reset() -> None:
     """Forget loaded models and cached tag vectors (after a settings change in tests, or a new checkpoint)."""
     runtime.reset()

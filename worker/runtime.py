@@ -129,6 +129,14 @@ def batch_max() -> int:
     return max(1, int(value))
 
 
+def batch_wait() -> float:
+    """``PRIOR_BATCH_WAIT_MS`` in seconds: how long a batch about to start waits for requests that announced they
+    will sample soon (:meth:`prior.batching.SampleBatcher.expecting`); 0 turns the waiting off."""
+    value = getattr(settings, "PRIOR_BATCH_WAIT_MS", None)
+    value = os.environ.get("PRIOR_BATCH_WAIT_MS", "20") if value is None else value
+    return max(0.0, float(value)) / 1000
+
+
 def get_batcher():
     """The process's :class:`prior.batching.SampleBatcher` over :func:`get_prior`: what every sampling call uses.
 
@@ -137,7 +145,12 @@ def get_batcher():
     """
     from prior.batching import SampleBatcher
 
-    return _once("batcher", lambda: SampleBatcher(get_prior(), max_batch=batch_max()))
+    return _once("batcher", lambda: SampleBatcher(get_prior(), max_batch=batch_max(), max_wait=batch_wait()))
+
+
+def loaded_batcher():
+    """The process's batcher if it exists already, else None: never loads anything (cheap, cannot fail)."""
+    return _cache.get("batcher")
 
 
 def prior_spaces():

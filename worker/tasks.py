@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 
 import numpy as np
 from celery.exceptions import TimeoutError as CeleryTimeoutError
@@ -60,6 +61,17 @@ def sample_seeds_task(
 def uses_broker() -> bool:
     """True when tasks go through a broker to Celery workers; False when they run in this process."""
     return bool(settings.CELERY_BROKER_URL) and not settings.CELERY_TASK_ALWAYS_EAGER
+
+
+def sampling_ahead() -> AbstractContextManager:
+    """Announce, for the ``with`` block, that this thread will call :func:`sample_seeds` soon.
+
+    In-process sampling batches concurrent calls, and a batch about to start waits briefly for announced ones
+    (:meth:`prior.batching.SampleBatcher.expecting`). With a broker, or before the prior is loaded, it does
+    nothing; it never loads a model or raises.
+    """
+    batcher = None if uses_broker() else runtime.loaded_batcher()
+    return nullcontext() if batcher is None else batcher.expecting()
 
 
 def sample_seeds(

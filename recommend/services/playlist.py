@@ -192,11 +192,12 @@ def playlist_from_image(
     """Start a session from an image (or its embedding): version 1 of its playlist, steered by ``tags`` if given."""
     from recommend.services.steering import clean_tags
 
-    tags = clean_tags(tags)
-    cond = query_vector(image, image_embedding)
-    state = SteeringState(tags=tuple(tags))
-    computed = compute_playlist(cond, state, size=size, n_seeds=seeds, guidance=guidance, merge=merge,
-                                rng_seed=rng_seed)
+    with engine.sampling_ahead():  # decoding comes first: concurrent requests then share a sampling pass
+        tags = clean_tags(tags)
+        cond = query_vector(image, image_embedding)
+        state = SteeringState(tags=tuple(tags))
+        computed = compute_playlist(cond, state, size=size, n_seeds=seeds, guidance=guidance, merge=merge,
+                                    rng_seed=rng_seed)
     token = new_token()
     with transaction.atomic():
         session = Session.objects.create(

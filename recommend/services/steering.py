@@ -70,7 +70,7 @@ def steer_session(session: Session, tags: Sequence[str] = (), avoid: Sequence[st
     if both:
         raise ApiError("A tag cannot be both wanted and avoided.", code="conflicting_tags", details={"tags": both})
     limit = MAX_TAGS
-    with transaction.atomic():
+    with engine.sampling_ahead(), transaction.atomic():  # concurrent requests share a sampling pass
         session = get_session(session.pk, for_update=True)
         check_current(session)
         session.tags = _accumulate(session.tags, tags, avoid, limit)

@@ -134,6 +134,70 @@ def test_lone_call_is_exactly_sample(sampler):
         SampleBatcher(sampler, max_batch=0)
 
 
+def announce_then_sample(batcher: SampleBatcher, release: threading.Event, out: dict, sample: bool = True):
+    """A request that announces, 'decodes its image' until ``release``, then samples (or gives up)."""
+    announced = threading.Event()
+
+    def request() -> None:
+        with batcher.expecting():
+            announced.set()
+            release.wait(10)
+            if sample:
+                out["late"] = batcher.sample(query(1), 3, seed=2)
+
+    thread = threading.Thread(target=request)
+    thread.start()
+    assert announced.wait(10)
+    return thread
+
+
+def test_a_starting_batch_waits_for_announced_callers(sampler):
+    batcher = SampleBatcher(sampler, max_wait=30.0)
+    release, out = threading.Event(), {}
+    thread = announce_then_sample(batcher, release, out)
+    threading.Timer(0.2, release.set).start()
+    out["early"] = batcher.sample(query(0), 3, seed=1)  # finds one caller announced: waits for it
+    thread.join(10)
+    assert (batcher.runs, batcher.queries) == (1, 2)
+    np.testing.assert_allclose(out["early"], sampler.sample(query(0), 3, seed=1), atol=ATOL)
+    np.testing.assert_allclose(out["late"], sampler.sample(query(1), 3, seed=2), atol=ATOL)
+    assert batcher._expected == 0
+
+
+def test_no_announcement_no_wait_and_a_withdrawn_one_ends_the_wait(sampler):
+    batcher = SampleBatcher(sampler, max_wait=30.0)
+    start = time.monotonic()
+    batcher.sample(query(0), 3, seed=1)  # nobody announced: runs at once
+    release = threading.Event()
+    thread = announce_then_sample(batcher, release, {}, sample=False)  # e.g. its upload turns out to be a 400
+    threading.Timer(0.2, release.set).start()
+    batcher.sample(query(0), 3, seed=1)
+    thread.join(10)
+    assert time.monotonic() - start < 10  # far below max_wait: leaving the block withdrew the announcement
+    assert (batcher.runs, batcher.queries, batcher._expected) == (2, 2, 0)
+
+
+def test_an_announced_caller_is_waited_for_at_most_max_wait(sampler):
+    batcher = SampleBatcher(sampler, max_wait=0.1)
+    release, out = threading.Event(), {}
+    thread = announce_then_sample(batcher, release, out)
+    start = time.monotonic()
+    batcher.sample(query(0), 3, seed=1)
+    waited = time.monotonic() - start
+    release.set()
+    thread.join(10)
+    assert waited >= 0.1 and batcher.runs == 2  # it gave up on the late caller, which then ran alone
+    np.testing.assert_allclose(out["late"], sampler.sample(query(1), 3, seed=2), atol=ATOL)
+
+
+def test_without_max_wait_announcing_does_nothing(sampler):
+    batcher = SampleBatcher(sampler)
+    with batcher.expecting():
+        assert batcher._expected == 0
+    with pytest.raises(ValueError, match="max_wait"):
+        SampleBatcher(sampler, max_wait=-1)
+
+
 def test_which_samplers_draw_noise_while_sampling():
     from prior.sampling import draws_noise
 

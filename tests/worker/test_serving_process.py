@@ -7,9 +7,10 @@ import logging
 import runpy
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from config.process import prepare_serving_process
+from config.process import log_batching, prepare_serving_process
 from worker import runtime
 
 GUNICORN_CONF = Path(__file__).resolve().parents[2] / "config" / "gunicorn.conf.py"
@@ -40,13 +41,26 @@ def test_not_ready_still_starts_and_says_why(transactional_db, settings, tmp_pat
     assert gc.get_freeze_count() > 0
 
 
-def test_gunicorn_runs_it_after_loading_the_app(monkeypatch):
+def test_at_exit_a_worker_logs_how_its_sampling_was_batched(served_prior, caplog):
+    with caplog.at_level(logging.INFO, logger="config.process"):
+        log_batching()  # nothing sampled, no batcher: nothing to say
+        assert caplog.text == ""
+        batcher = runtime.get_batcher()
+        batcher.sample(np.ones(48, np.float32), 2, seed=0)
+        batcher.sample(np.ones(48, np.float32), 2, seed=1)
+        log_batching()
+    assert "sampling: 2 queries in 2 passes (1.00 per pass)" in caplog.text
+
+
+def test_gunicorn_hooks_call_them(monkeypatch):
     calls = []
-    monkeypatch.setattr("config.process.prepare_serving_process", lambda log=None: calls.append(log))
+    monkeypatch.setattr("config.process.prepare_serving_process", lambda log=None: calls.append(("init", log)))
+    monkeypatch.setattr("config.process.log_batching", lambda log=None: calls.append(("exit", log)))
     conf = runpy.run_path(str(GUNICORN_CONF))
 
     class Worker:
         log = logging.getLogger("gunicorn.error")
 
     conf["post_worker_init"](Worker())
-    assert calls == [Worker.log]
+    conf["worker_exit"](None, Worker())
+    assert calls == [("init", Worker.log), ("exit", Worker.log)]

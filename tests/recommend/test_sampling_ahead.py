@@ -1,0 +1,35 @@
+"""Requests announce their sampling on arrival, so concurrent requests of one process share a batched pass."""
+
+from __future__ import annotations
+
+from tests.recommend.test_from_image import URL, _file, upload
+from tests.recommend.test_steer import start, steer
+
+
+def test_from_image_and_steer_announce_until_they_sample(api, catalog, monkeypatch):
+    from recommend.services import playlist, steering
+    from worker import runtime
+
+    session_id, token, _ = start(api)  # the first request loads the batcher
+    batcher = runtime.loaded_batcher()
+    assert batcher is not None and batcher.max_wait > 0
+    seen = []
+    query_vector, check_current = playlist.query_vector, steering.check_current
+
+    def record(real):
+        return lambda *args: (seen.append(batcher._expected), real(*args))[1]
+
+    monkeypatch.setattr(playlist, "query_vector", record(query_vector))  # decoding: before sampling
+    monkeypatch.setattr(steering, "check_current", record(check_current))  # session read: before sampling
+    assert upload(api).status_code == 201
+    assert steer(api, session_id, token, tags=["calm piano"]).status_code == 201
+    assert seen == [1, 1] and batcher._expected == 0
+
+
+def test_a_request_that_fails_before_sampling_withdraws_its_announcement(api, catalog):
+    from worker import runtime
+
+    start(api)
+    response = api.post(URL, {"image": _file(b"this is a text file, not a photo" * 10)}, format="multipart")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_image"
+    assert runtime.loaded_batcher()._expected == 0
