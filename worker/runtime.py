@@ -123,18 +123,28 @@ def get_prior():
     return _once("prior", _load_prior)
 
 
+def _number_setting(name: str, default: str, minimum: float, cast=float):
+    """A numeric setting from settings or the environment; a bad value is a PriorNotReady that names it."""
+    value = getattr(settings, name, None)
+    value = os.environ.get(name, default) if value is None else value
+    try:
+        number = cast(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or number < minimum:
+        raise PriorNotReady(f"{name} must be a number >= {minimum:g}, got {value!r}")
+    return number
+
+
 def batch_max() -> int:
     """``PRIOR_BATCH_MAX``: most concurrent sampling requests of this process run as one batch (1: no batching)."""
-    value = getattr(settings, "PRIOR_BATCH_MAX", None) or os.environ.get("PRIOR_BATCH_MAX") or 8
-    return max(1, int(value))
+    return _number_setting("PRIOR_BATCH_MAX", "8", 1, int)
 
 
 def batch_wait() -> float:
     """``PRIOR_BATCH_WAIT_MS`` in seconds: how long a batch about to start waits for requests that announced they
     will sample soon (:meth:`prior.batching.SampleBatcher.expecting`); 0 turns the waiting off."""
-    value = getattr(settings, "PRIOR_BATCH_WAIT_MS", None)
-    value = os.environ.get("PRIOR_BATCH_WAIT_MS", "20") if value is None else value
-    return max(0.0, float(value)) / 1000
+    return _number_setting("PRIOR_BATCH_WAIT_MS", "20", 0) / 1000
 
 
 def get_batcher():

@@ -140,6 +140,14 @@ def test_batch_wait_setting_and_announcing_before_sampling(served_prior, setting
         assert runtime.loaded_batcher()._expected == 0
 
 
+@pytest.mark.parametrize(("name", "value"), [("PRIOR_BATCH_WAIT_MS", "soon"), ("PRIOR_BATCH_WAIT_MS", -5),
+                                             ("PRIOR_BATCH_MAX", 0), ("PRIOR_BATCH_MAX", "many")])
+def test_bad_batching_settings_are_named_errors(served_prior, settings, name, value):
+    setattr(settings, name, value)
+    with pytest.raises(PriorNotReady, match=f"{name} must be a number >= "):
+        runtime.get_batcher()
+
+
 def test_prior_dtype_setting_picks_the_trunk_dtype(served_prior, settings):
     import torch
 
