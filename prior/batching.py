@@ -10,7 +10,7 @@ once, so their sampling calls can share passes.
 How: no extra thread. A caller that finds no batch running runs one at once — a lone request waits for nothing.
 Callers arriving while a batch runs queue up; when it ends, one of them runs everything queued that can share a
 run (same :class:`~prior.service.RunSettings`, oldest first, at most ``max_batch`` queries) and hands the results
-out. That alone formed only ~1.4 queries per pass under load (requests of one process rarely reach sampling at
+out. That alone formed only 1.3–1.4 queries per pass under load (requests of one process rarely reach sampling at
 the same moment), so a request can also announce, on arrival, that it will sample soon (:meth:`expecting`, held
 while it decodes its image or reads its session): a batch about to start then waits, at most ``max_wait``
 seconds, for the announced callers to join it. Nothing is announced at low load, so nothing waits.

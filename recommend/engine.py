@@ -9,6 +9,7 @@ service, which turns it into a 503.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from functools import lru_cache
 
 import numpy as np
@@ -56,7 +57,7 @@ def sample_seeds(
     return tasks.sample_seeds(cond, n_seeds=n_seeds, guidance=guidance, steer=list(steer), seed=seed)
 
 
-def sampling_ahead():
+def sampling_ahead() -> AbstractContextManager:
     """``with engine.sampling_ahead():`` around a request's work up to :func:`sample_seeds`, so that concurrent
     requests of this process share one batched pass of the prior (:func:`worker.tasks.sampling_ahead`)."""
     return tasks.sampling_ahead()
