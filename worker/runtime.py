@@ -45,15 +45,21 @@ def _once(key: str, build: Callable[[], Any]) -> Any:
         return _cache[key]
 
 
+def _setting(name: str, default: Any = None) -> Any:
+    """``name`` from Django settings when set there (tests override it), else from the environment, else default."""
+    value = getattr(settings, name, None)
+    return os.environ.get(name, default) if value is None else value
+
+
 def device() -> str | None:
     """``PRIOR_DEVICE`` from settings or the environment; None lets torch pick (CUDA when present)."""
-    return getattr(settings, "PRIOR_DEVICE", None) or os.environ.get("PRIOR_DEVICE") or None
+    return _setting("PRIOR_DEVICE") or None
 
 
 def dtype() -> str:
     """``PRIOR_DTYPE`` from settings or the environment: what the prior's per-seed MLP computes in (default
     ``auto``: bfloat16 on CPUs with native bf16, float32 elsewhere; :func:`prior.service.trunk_dtype`)."""
-    return getattr(settings, "PRIOR_DTYPE", None) or os.environ.get("PRIOR_DTYPE") or "auto"
+    return _setting("PRIOR_DTYPE") or "auto"
 
 
 def reset() -> None:
@@ -113,7 +119,7 @@ def _limit_cpu_threads() -> None:
     """
     import torch
 
-    threads = int(getattr(settings, "PRIOR_CPU_THREADS", None) or os.environ.get("PRIOR_CPU_THREADS") or 1)
+    threads = int(_setting("PRIOR_CPU_THREADS") or 1)
     if threads > 0 and torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
 
@@ -125,8 +131,7 @@ def get_prior():
 
 def _number_setting(name: str, default: str, minimum: float, cast=float):
     """A numeric setting from settings or the environment; a bad value is a PriorNotReady that names it."""
-    value = getattr(settings, name, None)
-    value = os.environ.get(name, default) if value is None else value
+    value = _setting(name, default)
     try:
         number = cast(value)
     except (TypeError, ValueError):
