@@ -1,4 +1,5 @@
-"""Set-up of one serving process before its first request (gunicorn's ``post_worker_init`` hook calls it).
+"""Set-up of one serving process before its first request: gunicorn's ``post_worker_init`` hook calls it for
+each web worker, and :mod:`worker.celery` for each Celery process that runs sampling tasks.
 
 Two things, both about the latency tail rather than the average:
 
@@ -19,18 +20,22 @@ import logging
 logger = logging.getLogger(__name__)
 
 
-def prepare_serving_process(log: logging.Logger | None = None) -> bool:
+def prepare_serving_process(
+    log: logging.Logger | None = None, *, encoders: bool = True, sampling_here: bool | None = None
+) -> bool:
     """Warm the models, close the set-up's database connection, freeze the heap. True when the process is ready.
 
     A process that is not ready (no checkpoint yet, database down) still starts: /readyz reports why and the
-    first request that needs the models retries the load. The freeze happens either way.
+    first request that needs the models retries the load. The freeze happens either way. ``encoders`` and
+    ``sampling_here`` are :func:`worker.runtime.readiness`'s: a Celery worker process warms the prior only, and
+    does so although a broker is configured.
     """
     from django.db import connections
 
     from worker.runtime import readiness
 
     log = log or logger
-    ready, detail = readiness()
+    ready, detail = readiness(encoders, sampling_here=sampling_here)
     if ready:
         log.info("warm-up: %s", detail)
     else:

@@ -6,7 +6,7 @@ process per GPU, since each process holds its own copy of the models, see :mod:`
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -22,3 +22,33 @@ app.conf.result_backend_transport_options = {
 }
 app.conf.broker_connection_retry_on_startup = True
 app.autodiscover_tasks(["worker"])
+# A child that loads weights (onto a GPU: tens of seconds) must not be killed for taking longer than Celery's
+# default 4 s to report for duty after its warm-up (below).
+app.conf.worker_proc_alive_timeout = float(os.environ.get("CELERY_WORKER_PROC_ALIVE_TIMEOUT", "120"))
+
+
+@signals.worker_init.connect
+def plan_warm_up(sender, **_: object) -> None:
+    """Load the prior in the process that will run the tasks before the first one arrives, not during it.
+
+    Without this the first task of every worker process (after a deploy, a scale-up, a recycled child) waits
+    for the weights while the web request behind it waits for the task. Which process runs the tasks depends
+    on the pool: prefork children and the solo pool announce themselves with ``worker_process_init`` (connected
+    here, so it runs after Django's fixup has dropped the database connections a child inherits); the threads
+    pool runs them in this process, which warms now.
+    """
+    from celery.concurrency import get_implementation
+    from celery.concurrency.prefork import TaskPool as PreforkPool
+    from celery.concurrency.solo import TaskPool as SoloPool
+
+    if issubclass(get_implementation(sender.pool_cls), PreforkPool | SoloPool):
+        signals.worker_process_init.connect(warm_up, weak=False)
+    else:
+        warm_up()
+
+
+def warm_up(**_: object) -> None:
+    """The prior only (tasks sample; encoding happens on the web side), then the freeze of config.process."""
+    from config.process import prepare_serving_process
+
+    prepare_serving_process(encoders=False, sampling_here=True)

@@ -245,17 +245,20 @@ def get_text_encoder():
     )
 
 
-def readiness(encoders: bool = True) -> tuple[bool, str]:
+def readiness(encoders: bool = True, *, sampling_here: bool | None = None) -> tuple[bool, str]:
     """``(ok, detail)`` for /readyz: checkpoint present, loads, spaces match the catalog (and the encoders).
 
     With a broker configured the weights live on the Celery workers, so this process only checks the spaces
-    (config.json); without one it loads the prior, as the first request would. Never raises: anything wrong
-    comes back as ``(False, what to do about it)``.
+    (config.json); without one it loads the prior, as the first request would. ``sampling_here=True`` loads it
+    whatever the broker says: a Celery worker's own warm-up. Never raises: anything wrong comes back as
+    ``(False, what to do about it)``.
     """
     from worker.tasks import uses_broker
 
+    if sampling_here is None:
+        sampling_here = not uses_broker()
     try:
-        if uses_broker():
+        if not sampling_here:
             cond_space, music_space = prior_spaces()
             where = "Celery workers"
         else:

