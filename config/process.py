@@ -26,20 +26,26 @@ def prepare_serving_process(
     """Warm the models, close the set-up's database connection, freeze the heap. True when the process is ready.
 
     A process that is not ready (no checkpoint yet, database down) still starts: /readyz reports why and the
-    first request that needs the models retries the load. The freeze happens either way. ``encoders`` and
+    first request that needs the models retries the load. The freeze happens either way, also with the warm-up
+    off (``PRIOR_WARM_UP=0``: quicker starts where no request is waiting, e.g. development). ``encoders`` and
     ``sampling_here`` are :func:`worker.runtime.readiness`'s: a Celery worker process warms the prior only, and
     does so although a broker is configured.
     """
+    from django.conf import settings
     from django.db import connections
 
     from worker.runtime import readiness
 
     log = log or logger
-    ready, detail = readiness(encoders, sampling_here=sampling_here)
-    if ready:
-        log.info("warm-up: %s", detail)
+    ready = False
+    if not settings.PRIOR_WARM_UP:
+        log.info("warm-up: off (PRIOR_WARM_UP=0): the first request that needs the models loads them")
     else:
-        log.warning("warm-up: not ready yet (%s)", detail)
+        ready, detail = readiness(encoders, sampling_here=sampling_here)
+        if ready:
+            log.info("warm-up: %s", detail)
+        else:
+            log.warning("warm-up: not ready yet (%s)", detail)
     connections.close_all()  # this thread serves no request; its connection would idle in Postgres
     gc.collect()
     gc.freeze()

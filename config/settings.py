@@ -173,6 +173,8 @@ IMAGE_ENCODER = os.environ.get("IMAGE_ENCODER", "palette")
 TEXT_ENCODER = os.environ.get("TEXT_ENCODER", "minilm")
 MUSIC_ENCODER = os.environ.get("MUSIC_ENCODER", "minilm")
 CATALOG_SPACE = os.environ.get("CATALOG_SPACE", "minilm-l6-v2")
+# Load the models when a serving process starts (gunicorn worker, Celery worker), not at its first request.
+PRIOR_WARM_UP = env_bool("PRIOR_WARM_UP", True)
 
 LOGGING = {
     "version": 1,

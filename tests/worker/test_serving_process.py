@@ -41,6 +41,15 @@ def test_not_ready_still_starts_and_says_why(transactional_db, settings, tmp_pat
     assert gc.get_freeze_count() > 0
 
 
+def test_warm_up_off_loads_nothing_but_still_freezes(transactional_db, served_prior, settings, caplog):
+    settings.PRIOR_WARM_UP = False
+    with caplog.at_level(logging.INFO, logger="config.process"):
+        assert prepare_serving_process() is False
+    assert runtime._cache.get("prior") is None
+    assert gc.get_freeze_count() > 10_000
+    assert "warm-up: off (PRIOR_WARM_UP=0)" in caplog.text
+
+
 def test_at_exit_a_worker_logs_how_its_sampling_was_batched(served_prior, caplog):
     with caplog.at_level(logging.INFO, logger="config.process"):
         log_batching()  # nothing sampled, no batcher: nothing to say
