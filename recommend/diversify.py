@@ -71,18 +71,26 @@ def mmr_select(
     if vectors.shape[0] != n or len(artists) != n:
         raise ValueError(f"relevance ({n}), vectors ({vectors.shape[0]}) and artists ({len(artists)}) must align")
     k = max(0, int(k))
-    keys = artist_keys(artists)
-    banned = {int(i) for i in exclude}
+    # Artists as small integer codes, so the cap is one vectorised test per pick instead of a Python loop over n.
+    code_of: dict[Hashable, int] = {}
+    codes = np.array([code_of.setdefault(key, len(code_of)) for key in artist_keys(artists)], dtype=np.intp)
+    per_artist = np.zeros(len(code_of), dtype=np.intp)
+    available = np.ones(n, dtype=bool)  # neither taken nor excluded
+    for i in exclude:
+        if 0 <= int(i) < n:
+            available[int(i)] = False
     chosen: list[int] = []
-    taken: set[int] = set()
-    counts: Counter = Counter()
+
+    def take(i: int) -> None:
+        chosen.append(i)
+        available[i] = False
+        per_artist[codes[i]] += 1
+
     for i in pinned:
         i = int(i)
-        if len(chosen) >= k or i in taken or i in banned or not 0 <= i < n:
+        if len(chosen) >= k or not 0 <= i < n or not available[i]:
             continue
-        chosen.append(i)
-        taken.add(i)
-        counts[keys[i]] += 1
+        take(i)
     if len(chosen) >= k or n == 0:
         return chosen
 
@@ -95,16 +103,13 @@ def mmr_select(
     soft_cap = min(params.max_per_artist, max(1, math.ceil(k / 2)))
     for cap in dict.fromkeys((soft_cap, params.max_per_artist)):  # the soft cap first, the plain cap if short
         while len(chosen) < k:
-            penalty = np.where(np.isfinite(max_sim), max_sim, 0.0)
-            gain = lam * relevance - (1.0 - lam) * penalty
-            allowed = np.array([i not in taken and i not in banned and counts[keys[i]] < cap for i in range(n)])
+            allowed = available & (per_artist[codes] < cap)
             if not allowed.any():
                 break
-            gain = np.where(allowed, gain, -np.inf)
+            penalty = np.where(np.isfinite(max_sim), max_sim, 0.0)
+            gain = np.where(allowed, lam * relevance - (1.0 - lam) * penalty, -np.inf)
             best = int(np.argmax(gain))  # argmax returns the first maximum: ties go to the earlier candidate
-            chosen.append(best)
-            taken.add(best)
-            counts[keys[best]] += 1
+            take(best)
             max_sim = np.maximum(max_sim, sim[best])
     return chosen
 

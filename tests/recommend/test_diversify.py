@@ -61,6 +61,41 @@ def test_diversify_properties(case):
     assert again == order, "deterministic"
 
 
+def textbook_mmr(relevance, vectors, k, artists, params, pinned, exclude) -> list[int]:
+    """MMR as the docstring states it, one candidate at a time in plain Python: what mmr_select must equal."""
+    keys = artist_keys(artists)
+    n, chosen, counts = len(relevance), [], Counter()
+    sim = vectors @ vectors.T
+    for i in pinned:
+        if len(chosen) < k and 0 <= i < n and i not in chosen and i not in exclude:
+            chosen.append(i)
+            counts[keys[i]] += 1
+    soft_cap = min(params.max_per_artist, max(1, -(-k // 2)))
+    for cap in dict.fromkeys((soft_cap, params.max_per_artist)):
+        while len(chosen) < k and n:
+            best, best_gain = None, -np.inf
+            for i in range(n):
+                if i in chosen or i in exclude or counts[keys[i]] >= cap:
+                    continue
+                penalty = max((sim[i, j] for j in chosen), default=0.0)
+                gain = params.mmr_lambda * relevance[i] - (1 - params.mmr_lambda) * penalty
+                if best is None or gain > best_gain:
+                    best, best_gain = i, gain
+            if best is None:
+                break
+            chosen.append(best)
+            counts[keys[best]] += 1
+    return chosen
+
+
+@settings(max_examples=200, deadline=None)
+@given(candidate_sets(), st.lists(st.integers(-2, 42), max_size=4))
+def test_mmr_select_is_the_textbook_greedy_choice(case, pinned):
+    relevance, vectors, artists, k, params, exclude = case
+    got = mmr_select(relevance, vectors, k, artists=artists, params=params, pinned=pinned, exclude=exclude)
+    assert got == textbook_mmr(relevance, vectors, k, artists, params, pinned, set(exclude))
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.sampled_from(["a", "b", "c", ""]), max_size=7))
 def test_separation_succeeds_exactly_when_some_order_does(artists):
