@@ -166,6 +166,9 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", "30"))
+# A prefork child loads the prior before it reports for duty (worker/celery.py); weights onto a GPU can take tens of
+# seconds, and Celery's default 4 s would have the child killed and replaced, over and over.
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = float(os.environ.get("CELERY_WORKER_PROC_ALIVE_TIMEOUT", "120"))
 
 # --- Models and encoders --------------------------------------------------------------------------------
 PRIOR_CHECKPOINT = os.environ.get("PRIOR_CHECKPOINT", str(VAR_DIR / "models" / "demo-prior"))

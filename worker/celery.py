@@ -22,9 +22,6 @@ app.conf.result_backend_transport_options = {
 }
 app.conf.broker_connection_retry_on_startup = True
 app.autodiscover_tasks(["worker"])
-# A child that loads weights (onto a GPU: tens of seconds) must not be killed for taking longer than Celery's
-# default 4 s to report for duty after its warm-up (below).
-app.conf.worker_proc_alive_timeout = float(os.environ.get("CELERY_WORKER_PROC_ALIVE_TIMEOUT", "120"))
 
 
 @signals.worker_init.connect
