@@ -16,7 +16,7 @@ from django.db import transaction
 from config.errors import ApiError
 from recommend import engine
 from recommend.models import MAX_TAGS, TAG_MAX_LENGTH, Playlist, Session, SteeringEvent
-from recommend.selectors import get_session, latest_version, served_track_ids
+from recommend.selectors import get_session, served_so_far
 from recommend.services.playlist import compute_playlist, store_playlist, unavailable
 from recommend.services.steering_vectors import SteeringState
 from worker.errors import SamplingUnavailable
@@ -81,6 +81,7 @@ def steer_session(session: Session, tags: Sequence[str] = (), avoid: Sequence[st
         )
         params = session.params or {}
         size = int(params.get("size", 20))
+        latest, served = served_so_far(session)
         computed = compute_playlist(
             session.query_embedding,
             state,
@@ -88,10 +89,10 @@ def steer_session(session: Session, tags: Sequence[str] = (), avoid: Sequence[st
             n_seeds=int(params.get("seeds", 16)),
             guidance=params.get("guidance"),
             merge=params.get("merge"),
-            exclude=served_track_ids(session),
+            exclude=served,
             pinned=liked[-size:],
         )
-        version = latest_version(session) + 1
+        version = latest + 1
         playlist = store_playlist(session, version, computed)
         session.save(update_fields=["tags", "avoid", "updated_at"])
         SteeringEvent.objects.create(
