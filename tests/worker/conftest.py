@@ -40,14 +40,19 @@ def tiny_prior(tmp_path_factory) -> Path:
 
 @pytest.fixture(autouse=True)
 def fresh_runtime():
-    """Each test loads models under its own settings; nothing leaks through the per-process cache."""
+    """Each test loads models under its own settings; nothing leaks through the per-process cache, and a
+    serving process's warm-up (which freezes the heap) does not leave the rest of the run frozen."""
+    import gc
+
     import torch
 
     from worker import runtime
 
     threads = torch.get_num_threads()  # loading a prior on CPU sets one thread per process; later tests want theirs
     runtime.reset()
+    gc.unfreeze()
     yield
+    gc.unfreeze()
     runtime.reset()
     torch.set_num_threads(threads)
 
@@ -101,4 +106,7 @@ def broker_url():
     try:
         yield f"redis://127.0.0.1:{server.port}/0"
     finally:
+        import gc
+
+        gc.collect()  # results left in reference cycles unsubscribe now, not later against a server that is gone
         server.stop()

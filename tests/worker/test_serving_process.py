@@ -8,19 +8,11 @@ import runpy
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from config.process import log_batching, prepare_serving_process
 from worker import runtime
 
 GUNICORN_CONF = Path(__file__).resolve().parents[2] / "config" / "gunicorn.conf.py"
-
-
-@pytest.fixture(autouse=True)
-def unfrozen():
-    gc.unfreeze()
-    yield
-    gc.unfreeze()  # the rest of the test run collects as usual
 
 
 def test_warms_the_models_and_freezes_the_heap(transactional_db, served_prior, settings, caplog):

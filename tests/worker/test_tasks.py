@@ -84,7 +84,7 @@ def test_dead_broker_fails_fast_with_a_503_type_error(served_prior, settings):
 
 
 @pytest.mark.slow
-def test_threads_pool_worker_batches_concurrent_tasks(served_prior, settings, broker_url):
+def test_threads_pool_worker_batches_concurrent_tasks(transactional_db, served_prior, settings, broker_url):
     """A worker with the threads pool (what docker-compose runs) serves concurrent tasks in one process, so
     their sampling shares the batcher; every client still gets the seeds it would get alone."""
     import threading

@@ -25,13 +25,6 @@ ROOT = Path(__file__).resolve().parents[2]
 COND = np.linspace(-1.0, 1.0, COND_SPACE.dim, dtype=np.float32)
 
 
-@pytest.fixture(autouse=True)
-def unfrozen():
-    gc.unfreeze()
-    yield
-    gc.unfreeze()  # the rest of the test run collects as usual
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("pool", ["threads", "solo"])
 def test_in_process_pools_load_the_prior_before_any_task(pool, transactional_db, served_prior, settings, broker_url):
