@@ -9,6 +9,7 @@ Runs in its OWN throwaway embedded Postgres (a temporary data directory, deleted
   ``catalog.services.ingest.ingest_file``: parse, validate, normalise, binary COPY to staging, upsert) into a
   space with NO index yet (the index is built after the bulk load);
 - ``index_build_s``: building the space's HNSW index afterwards; ``ingest_incl_index_per_s`` counts both;
+  ``index_mb``: its size on disk (what should fit in ``shared_buffers``), ``index_expression`` what it indexes;
 - ``ingest_with_index_per_s``: the same path for ``--extra`` more tracks (default min(10000, N/10)) into the now
   indexed space (every row is inserted into the live HNSW graph: the rate an incremental import gets);
 - ``ann16_p50_ms``/``ann16_p95_ms``: one ``nearest_tracks`` call with 16 seeds, top-50 each (one SQL round trip),
@@ -155,7 +156,7 @@ def run(args, bulk: Path, incremental: Path, vectors, more, seeds, extra: int) -
     from catalog.selectors import nearest_tracks, resolve_ef_search
     from catalog.services.ingest import ingest_file
     from catalog.services.spaces import ensure_space
-    from catalog.vector_index import HNSW_EF_CONSTRUCTION, HNSW_M, build_index
+    from catalog.vector_index import HNSW_EF_CONSTRUCTION, HNSW_M, build_index, index_expr, index_name
 
     space = ensure_space(SPACE, args.dim, "synthetic", with_index=False)
     with connection.cursor() as cursor:
@@ -184,6 +185,8 @@ def run(args, bulk: Path, incremental: Path, vectors, more, seeds, extra: int) -
     with connection.cursor() as cursor:
         cursor.execute("SHOW shared_buffers")
         shared_buffers = cursor.fetchone()[0]
+        cursor.execute("SELECT pg_relation_size(%s::regclass)", [index_name(space)])
+        index_mb = cursor.fetchone()[0] / 2**20
     ef_search = resolve_ef_search(50)  # what nearest_tracks(space, seeds, 50) sets for its query
     log(f"ANN: {args.queries} queries x 16 seeds, top-50, ef_search={ef_search}")
     for query in seeds[:5]:
@@ -205,6 +208,8 @@ def run(args, bulk: Path, incremental: Path, vectors, more, seeds, extra: int) -
         "dim": args.dim,
         "ingest_per_s": round(args.tracks / (t1 - t0), 1),
         "index_build_s": round(t2 - t1, 2),
+        "index_mb": round(index_mb, 1),
+        "index_expression": index_expr(space),
         "ingest_incl_index_per_s": round(args.tracks / (t2 - t0), 1),
         "ingest_with_index_per_s": round(extra / (t4 - t3), 1),
         "ingest_with_index_tracks": extra,

@@ -2,7 +2,7 @@
 
 A catalog holds embeddings from several spaces at once (one row per track and space), so it can be
 re-embedded with a new encoder while the old space still serves. The ``vector`` column has no fixed
-dimension; each space gets its own partial HNSW index over ``vector::vector(dim)`` (see
+dimension; each space gets its own partial HNSW index over ``vector::halfvec(dim)`` (see
 :mod:`catalog.vector_index`), which is the pgvector way to index mixed dimensions in one table.
 Vectors are stored L2-normalised, so inner product is cosine similarity.
 """
@@ -15,7 +15,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from pgvector.django import VectorField
 
-# pgvector's HNSW index supports up to 2,000 dimensions for the `vector` type.
+# pgvector's HNSW index takes up to 2,000 dimensions of `vector` (4,000 of the `halfvec` the index stores): the
+# lower limit keeps a float32 index possible for every space.
 MAX_INDEXED_DIM = 2000
 
 

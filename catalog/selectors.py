@@ -15,7 +15,7 @@ import numpy as np
 from django.db import connection
 
 from catalog.models import EmbeddingSpace, Track, TrackEmbedding
-from catalog.vector_index import register_vector_type, vector_expr
+from catalog.vector_index import index_expr, register_vector_type, vector_expr
 
 
 class UnknownSpaceError(LookupError):
@@ -58,14 +58,16 @@ def nearest_sql(
     index scan is unchanged), which saves the ranking step a second query. ``binary_seeds`` sends the seeds
     in binary (psycopg's ``%b``; text formatting of 16 x 384 floats costs milliseconds of Python).
     """
-    expr = vector_expr(space, "e.vector")
-    distance = f"{expr} <#> s.seed"  # negative inner product: smaller is nearer
-    order = f"({distance}) + 0" if exact else distance  # "+ 0" hides the indexed expression from the planner
+    dim = int(space.dimension)
+    distance = f"{vector_expr(space, 'e.vector')} <#> s.seed"  # negative inner product (float32): smaller is nearer
+    # The index walks its half-precision graph; the exact search orders by the float32 distance, which no index
+    # serves ("+ 0" keeps the planner from trying), so Postgres scans every vector.
+    order = f"({distance}) + 0" if exact else f"{index_expr(space, 'e.vector')} <#> (s.seed::halfvec({dim}))"
     features = (", n.vector, t.artist", ", e.vector", " JOIN catalog_track t ON t.id = n.track_id")
     select, inner, join = features if with_features else ("", "", "")
     return (
         f"SELECT s.ord - 1 AS seed, n.track_id, n.score{select} FROM "
-        f"unnest({'%b' if binary_seeds else '%s'}::vector({int(space.dimension)})[]) WITH ORDINALITY AS s(seed, ord) "
+        f"unnest({'%b' if binary_seeds else '%s'}::vector({dim})[]) WITH ORDINALITY AS s(seed, ord) "
         "CROSS JOIN LATERAL ("
         f" SELECT e.track_id, -({distance}) AS score{inner} FROM catalog_trackembedding e"
         f" WHERE e.space_id = {int(space.pk)} AND NOT (e.track_id = ANY(%s::bigint[]))"

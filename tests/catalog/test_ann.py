@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from catalog.models import EmbeddingSpace, Track, TrackEmbedding
 from catalog.selectors import UnknownSpaceError, nearest_sql, nearest_tracks, vectors_for
 from catalog.services.spaces import ensure_space
-from catalog.vector_index import has_index, vector_expr
+from catalog.vector_index import has_index, index_expr, vector_expr
 from tests.conftest import unit_vectors
 
 pytestmark = pytest.mark.django_db
@@ -97,7 +97,7 @@ def test_explain_uses_hnsw_index_in_approximate_mode_only(space_and_vectors, rng
         cursor.execute("RESET enable_seqscan")
     assert "catalog_embedding_hnsw_space_" in plan
     assert "catalog_embedding_hnsw_space_" not in exact_plan
-    assert vector_expr(space) == "(vector::vector(32))"
+    assert index_expr(space) == "(vector::halfvec(32))" and vector_expr(space) == "(vector::vector(32))"
 
 
 def test_two_spaces_side_by_side(space_and_vectors, rng):
