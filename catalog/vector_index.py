@@ -1,10 +1,10 @@
 """Per-space HNSW indexes over the shared ``vector`` column, and the connection set-up they need.
 
 Each embedding space gets a partial index ``USING hnsw ((vector::halfvec(dim)) halfvec_ip_ops) WHERE space_id = id``:
-the graph holds the vectors in half precision. Why: for 100k 384-d tracks the index is 112 MB instead of 195 MB
-(what has to stay in ``shared_buffers`` for fast searches), and a 16-seed playlist search costs Postgres 9-12 %
-less CPU, with the same recall of the exact top-k (0.870 vs 0.862 at ``ef_search`` 20; docs/catalog.md). Only the
-graph walk is approximate: scores, the ranking after it and the exact search use the float32 vectors.
+the graph holds the vectors in half precision. Why: for 100k 384-d tracks the index is 123 MB instead of 215 MB
+(what has to stay in ``shared_buffers`` for fast searches; bench/catalog.py), and a 16-seed playlist search costs
+Postgres ~13 % less CPU with the same playlists (bench/playlist_quality.py; README, catalog section). Only the graph
+walk is approximate: scores, the ranking after it and the exact search use the float32 vectors.
 
 Queries must use the same expression and predicate (with the space id as a literal) for Postgres to pick it;
 :func:`index_expr` is the one place that spells it. Bulk loads go faster with the index dropped and rebuilt
