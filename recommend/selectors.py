@@ -57,11 +57,11 @@ def _items() -> Prefetch:
 
 def served_track_ids(session: Session) -> set[int]:
     """Every track served in any version of the session (re-steers do not repeat them, unless liked)."""
-    return set(PlaylistItem.objects.filter(playlist__session=session).values_list("track_id", flat=True))
+    return served_so_far(session)[1]
 
 
 def served_so_far(session: Session) -> tuple[int, set[int]]:
-    """The session's latest playlist version (0 before the first) and :func:`served_track_ids`, in one query.
+    """The session's latest playlist version (0 before the first) and every track served in it, in one query.
 
     Re-steering needs both; one join instead of two queries saved ~0.6 ms of CPU per steer (ad hoc).
     """
