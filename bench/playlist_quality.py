@@ -1,7 +1,8 @@
-"""Playlist quality against the serving settings: what the playlist ANN's ``ef_search`` and the seed count buy.
+"""Playlist quality against the serving settings: what the playlist ANN's ``ef_search``, the HNSW graph's
+degree ``m`` and the seed count buy.
 
     python bench/playlist_quality.py [--tracks 100000] [--queries 200] [--seeds 16,8] [--ef-search 10,20,40]
-                                     [--no-compare-dtypes]
+                                     [--hnsw-m 8] [--no-compare-dtypes]
 
 Needs the demo artefacts (``make demo`` once), like bench/api.py, and builds the same catalog in its own
 throwaway embedded Postgres (MusicCaps caption vectors plus synthetic neighbours up to ``--tracks``).
@@ -11,6 +12,8 @@ caption vector of the clip it was drawn for, which stands in for "the music this
 query the real pipeline (:func:`recommend.services.playlist.compute_playlist`: sample, one-round-trip ANN, merge,
 diversify) runs once per setting with the SAME sampling seed, so two settings with the same seed count differ
 only in the ANN. The reference of each seed count is ``ef_search`` 1000 (pgvector's maximum; recall ~1).
+Each ``--hnsw-m`` value rebuilds the space's index with that ``m`` and runs every setting on it (keys
+``m{m}_seeds{S}_ef{ef}``); the index the serving code builds is ``catalog.vector_index.HNSW_M``.
 
 Per setting (mean over queries; ``d_*`` = paired difference to the reference, with its standard error):
 - ``relevance``: mean cosine of the playlist's tracks to the held-out clip's vector;
@@ -112,6 +115,22 @@ def summarise(result: dict, reference: dict) -> dict:
     return out
 
 
+def rebuild_index(m: int) -> None:
+    """Give the serving space a fresh HNSW index with ``m`` neighbours per layer."""
+    import time
+
+    from django.conf import settings
+
+    from catalog.selectors import get_space
+    from catalog.vector_index import build_index, drop_index
+
+    space = get_space(settings.CATALOG_SPACE)
+    start = time.monotonic()
+    drop_index(space)
+    build_index(space, m=m)
+    log(f"index rebuilt with m = {m} in {time.monotonic() - start:.0f} s")
+
+
 def prior_dtype() -> str:
     from worker import runtime
 
@@ -139,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=200, help="held-out queries (default 200)")
     parser.add_argument("--seeds", default="16,8", help="comma-separated seed counts (default 16,8)")
     parser.add_argument("--ef-search", default="10,20,40", help="comma-separated ef_search values (default 10,20,40)")
+    parser.add_argument("--hnsw-m", default=None,
+                        help="comma-separated HNSW m values, one index build each (default: the serving HNSW_M)")
     parser.add_argument("--size", type=int, default=20, help="playlist size (default 20)")
     parser.add_argument("--compare-dtypes", action=argparse.BooleanOptionalAction, default=True,
                         help="also compare playlists with the prior in bfloat16 vs float32 (default on)")
@@ -150,10 +171,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         seed_counts = [int(s) for s in args.seeds.split(",") if s.strip()]
         efs = [int(e) for e in args.ef_search.split(",") if e.strip()]
+        ms = [int(m) for m in (args.hnsw_m or "").split(",") if m.strip()]  # none given: the serving HNSW_M
     except ValueError:
-        parser.error("--seeds and --ef-search must be integers separated by commas, e.g. 16,8")
+        parser.error("--seeds, --ef-search and --hnsw-m must be integers separated by commas, e.g. 16,8")
     if not seed_counts or not efs or min(seed_counts + efs) < 1 or max(efs) > REFERENCE_EF or args.queries < 2:
         parser.error("--seeds and --ef-search need positive values (ef_search <= 1000) and --queries at least 2")
+    if not all(2 <= m <= 100 for m in ms):
+        parser.error("--hnsw-m values must be between 2 and 100 (pgvector's range)")
     checkpoint, pairs = args.checkpoint.resolve(), args.pairs.resolve()
     for path, what in ((checkpoint / "config.json", "the prior"), (pairs / "catalog.npz", "the MusicCaps vectors"),
                        (pairs / "test.npz", "the held-out demo pairs")):
@@ -178,15 +202,23 @@ def main(argv: list[str] | None = None) -> int:
         pick = np.random.default_rng(0).choice(len(test["cond"]), min(args.queries, len(test["cond"])), replace=False)
         conds, truths = test["cond"][pick], test["music"][pick]
         postmaster = api_bench.postmaster_pid(pgdata)
-        run_setting(conds[:5], truths[:5], seed_counts[0], efs[0], args.size, postmaster)  # warm caches
+        from catalog.vector_index import HNSW_M
+
         settings_out: dict = {}
-        for n_seeds in seed_counts:
-            reference = run_setting(conds, truths, n_seeds, REFERENCE_EF, args.size, postmaster)
-            settings_out[f"seeds{n_seeds}_ef{REFERENCE_EF}"] = summarise(reference, reference)
-            for ef in efs:
-                result = run_setting(conds, truths, n_seeds, ef, args.size, postmaster)
-                settings_out[f"seeds{n_seeds}_ef{ef}"] = row = summarise(result, reference)
-                log(f"seeds {n_seeds} ef_search {ef}: {json.dumps(row)}")
+        built = HNSW_M  # what load_catalog built
+        ms = ms or [HNSW_M]
+        for m in ms:
+            if m != built:
+                rebuild_index(m)
+                built = m
+            run_setting(conds[:5], truths[:5], seed_counts[0], efs[0], args.size, postmaster)  # warm caches
+            for n_seeds in seed_counts:
+                reference = run_setting(conds, truths, n_seeds, REFERENCE_EF, args.size, postmaster)
+                settings_out[f"m{m}_seeds{n_seeds}_ef{REFERENCE_EF}"] = summarise(reference, reference)
+                for ef in efs:
+                    result = run_setting(conds, truths, n_seeds, ef, args.size, postmaster)
+                    settings_out[f"m{m}_seeds{n_seeds}_ef{ef}"] = row = summarise(result, reference)
+                    log(f"m {m} seeds {n_seeds} ef_search {ef}: {json.dumps(row)}")
         dtypes_out = None
         if args.compare_dtypes:
             dtypes_out = compare_dtypes(conds, truths, seed_counts[0], args.size, postmaster)

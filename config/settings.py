@@ -154,7 +154,7 @@ RECOMMEND_MMR_LAMBDA = float(os.environ.get("RECOMMEND_MMR_LAMBDA", "0.7"))
 RECOMMEND_MAX_PER_ARTIST = int(os.environ.get("RECOMMEND_MAX_PER_ARTIST", "2"))
 RECOMMEND_STEER_TAG_K = float(os.environ.get("RECOMMEND_STEER_TAG_K", "0.1"))
 RECOMMEND_STEER_AVOID_K = float(os.environ.get("RECOMMEND_STEER_AVOID_K", "0.1"))
-RECOMMEND_EF_SEARCH = int(os.environ.get("RECOMMEND_EF_SEARCH", "20"))
+RECOMMEND_EF_SEARCH = int(os.environ.get("RECOMMEND_EF_SEARCH", "32"))
 
 # --- Celery (worker/) -----------------------------------------------------------------------------------
 # No broker configured: tasks run in-process (the embedded default). Set CELERY_BROKER_URL for real workers.

@@ -26,9 +26,10 @@ DEFAULTS: dict[str, Any] = {
     "RECOMMEND_K_PER_SEED_MIN": 10,
     "RECOMMEND_K_PER_SEED_MAX": 100,
     # HNSW candidate list (pgvector's hnsw.ef_search) of the playlist ANN, raised to k when k is larger; the
-    # catalog-wide HNSW_EF_SEARCH (100) stays the default of every other search. 20, not 40: the playlists keep
-    # their relevance and diversity (bench/playlist_quality.py) and Postgres spends 40 % less CPU on them.
-    "RECOMMEND_EF_SEARCH": 20,
+    # catalog-wide HNSW_EF_SEARCH (100) stays the default of every other search. 32 on the m = 8 graph
+    # (catalog/vector_index.py) finds as many of the exact per-seed neighbours as 20 did on the m = 16 one, with
+    # the same playlists (bench/playlist_quality.py), at ~40 % less Postgres CPU.
+    "RECOMMEND_EF_SEARCH": 32,
     # Steering strengths k (Diff4Steer eq. 4): per tag, per avoided tag, liked / skipped centroid.
     "RECOMMEND_STEER_TAG_K": 0.1,
     "RECOMMEND_STEER_AVOID_K": 0.1,

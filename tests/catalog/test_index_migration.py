@@ -1,4 +1,4 @@
-"""catalog migration 0003: a catalog indexed before it (float32 HNSW) is served by the half-precision index after."""
+"""catalog migrations 0003 (half-precision HNSW) and 0004 (m = 8): a catalog indexed before each is served after it."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ from django.db import connection
 
 from catalog.selectors import nearest_sql, nearest_tracks
 from catalog.services.spaces import ensure_space
-from catalog.vector_index import index_name
+from catalog.vector_index import HNSW_M, build_index, index_name
 from tests.catalog.test_ann import exact_top, make_catalog
 from tests.conftest import unit_vectors
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the migration builds indexes CONCURRENTLY
 
-migration = importlib.import_module("catalog.migrations.0003_hnsw_halfvec")
+halfvec_migration = importlib.import_module("catalog.migrations.0003_hnsw_halfvec")
+m8_migration = importlib.import_module("catalog.migrations.0004_hnsw_m8")
 
 
 def index_definition(space) -> str | None:
@@ -41,31 +42,77 @@ def plan(space, seeds) -> str:
     return rows
 
 
-def test_rebuilds_a_float32_index_as_halfvec_and_back(rng):
-    space = ensure_space("test-16-old", 16, "random", with_index=False)
-    unindexed = ensure_space("test-8-unindexed", 8, "random", with_index=False)
+def indexed_catalog(rng, name: str, expression: str, opclass: str, m: int):
+    """A 300-track space with the index that earlier code built, and a space whose index an ingest dropped."""
+    space = ensure_space(name, 16, "random", with_index=False)
+    unindexed = ensure_space(f"{name}-unindexed", 8, "random", with_index=False)
     vectors = unit_vectors(rng, 300, 16)
     ids = make_catalog(space, vectors)
-    with connection.cursor() as cursor:  # what 0002-era code built
+    with connection.cursor() as cursor:
         cursor.execute(
-            f"CREATE INDEX {index_name(space)} ON catalog_trackembedding USING hnsw ((vector::vector(16)) "
-            f"vector_ip_ops) WITH (m = 16, ef_construction = 64) WHERE space_id = {space.pk}"
+            f"CREATE INDEX {index_name(space)} ON catalog_trackembedding USING hnsw (({expression}) {opclass}) "
+            f"WITH (m = {m}, ef_construction = 64) WHERE space_id = {space.pk}"
         )
-    seeds = list(unit_vectors(rng, 2, 16))
-    assert index_name(space) not in plan(space, seeds)  # the new query cannot use the old index
+    return space, unindexed, vectors, ids
 
-    with connection.schema_editor(atomic=False) as editor:
-        migration.to_halfvec(apps, editor)
-        migration.to_halfvec(apps, editor)  # a second run (a retried deploy) finds nothing to do
-    assert "halfvec_ip_ops" in index_definition(space) and "halfvec(16)" in index_definition(space)
-    assert index_definition(unindexed) is None  # a space without an index is left for its next build
+
+def migrate(step, times: int = 1) -> None:
+    for _ in range(times):  # a second run (a retried deploy) must find nothing to do
+        with connection.schema_editor(atomic=False) as editor:
+            step(apps, editor)
+
+
+def assert_served(space, vectors, ids, seeds) -> None:
     assert index_name(space) in plan(space, seeds)
     hits = nearest_tracks(space, seeds[0], 5)[0]
     assert len({n.track_id for n in hits} & set(exact_top(vectors, np.array(ids), seeds[0], 5))) >= 4
 
-    with connection.schema_editor(atomic=False) as editor:
-        migration.to_vector(apps, editor)
-    assert "vector_ip_ops" in index_definition(space) and "halfvec" not in index_definition(space)
+
+def assert_one_index(space) -> None:
     with connection.cursor() as cursor:  # nothing left behind: no *_next index, no invalid one
-        cursor.execute("SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'catalog_embedding_hnsw_space_%%'")
+        cursor.execute("SELECT count(*) FROM pg_indexes WHERE indexname LIKE %s", [f"{index_name(space)}%"])
         assert cursor.fetchone()[0] == 1
+
+
+def test_rebuilds_a_float32_index_as_halfvec_and_back(rng):
+    space, unindexed, vectors, ids = indexed_catalog(rng, "test-16-old", "vector::vector(16)", "vector_ip_ops", 16)
+    seeds = list(unit_vectors(rng, 2, 16))
+    assert index_name(space) not in plan(space, seeds)  # the new query cannot use the old index
+
+    migrate(halfvec_migration.to_halfvec, times=2)
+    assert "halfvec_ip_ops" in index_definition(space) and "halfvec(16)" in index_definition(space)
+    assert index_definition(unindexed) is None  # a space without an index is left for its next build
+    assert_served(space, vectors, ids, seeds)
+
+    migrate(halfvec_migration.to_vector)
+    assert "vector_ip_ops" in index_definition(space) and "halfvec" not in index_definition(space)
+    assert_one_index(space)
+
+
+def test_rebuilds_an_m16_index_with_m8_and_back(rng):
+    space, unindexed, vectors, ids = indexed_catalog(rng, "test-16-m16", "vector::halfvec(16)", "halfvec_ip_ops", 16)
+    seeds = list(unit_vectors(rng, 2, 16))
+
+    migrate(m8_migration.to_m8, times=2)
+    assert "m='8'" in index_definition(space) and "halfvec_ip_ops" in index_definition(space)
+    assert index_definition(unindexed) is None
+    assert_served(space, vectors, ids, seeds)
+
+    migrate(m8_migration.to_m16)
+    assert "m='16'" in index_definition(space) and "halfvec_ip_ops" in index_definition(space)
+    assert_served(space, vectors, ids, seeds)
+    assert_one_index(space)
+
+
+def test_an_index_built_by_the_current_code_needs_no_rebuild(rng):
+    space = ensure_space("test-16-new", 16, "random", with_index=False)
+    make_catalog(space, unit_vectors(rng, 50, 16))
+    build_index(space)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT oid FROM pg_class WHERE relname = %s", [index_name(space)])
+        before = cursor.fetchone()[0]
+        migrate(halfvec_migration.to_halfvec)
+        migrate(m8_migration.to_m8)
+        cursor.execute("SELECT oid FROM pg_class WHERE relname = %s", [index_name(space)])
+        assert cursor.fetchone()[0] == before  # the same index, not a rebuilt one
+    assert f"m='{HNSW_M}'" in index_definition(space)
