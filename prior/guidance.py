@@ -14,8 +14,11 @@ Steering (Diff4Steer eq. 4) by text or by example tracks, any vectors z_n in the
     D''(x, s, q) = D'(x, s, q) + sum_n k_n(s) grad_x < D'(x, s, q), z_n >
 
 k_n > 0 pulls the seeds towards z_n, k_n < 0 pushes them away ("less vocals"). By linearity the sum needs one
-backward pass: grad_x < D', sum_n k_n z_n >. Autograd runs through the network inside sampling, so the caller must
-not be in ``torch.inference_mode`` (``torch.no_grad`` is fine; grad is switched on here).
+backward pass: grad_x < D', sum_n k_n z_n >. A model with ``forward_with_vjp`` (:class:`~prior.precond.EDMDenoiser`)
+computes it with its hand-written vector-Jacobian product (:func:`cfg_denoise_with_vjp`; faster, and fine under
+``torch.inference_mode``); any other D(x, sigma, cond) is differentiated by autograd (:func:`steer_denoise`, which
+must not run under ``torch.inference_mode``; ``torch.no_grad`` is fine, grad is switched on there). Both give the
+same D''; the tests hold one to the other.
 
 Known pitfall: the formula applied with a constant k at every step adds up over the steps (k >= 0.25 collapsed the
 seeds onto the steering text in a reference implementation). ``steer_schedule`` therefore scales k with the noise
@@ -76,6 +79,26 @@ def cfg_denoise(model: Denoiser, x: torch.Tensor, sigma: float | torch.Tensor, c
     return cfg_combine(out[0], out[1], guidance)
 
 
+def cfg_denoise_with_vjp(model: Denoiser, x: torch.Tensor, sigma: float | torch.Tensor, cond: torch.Tensor,
+                         guidance: float | torch.Tensor,
+                         conditioning: Conditioning | None = None) -> tuple[torch.Tensor, Callable]:
+    """:func:`cfg_denoise` and ``v -> grad_x <D', v>``, from the model's ``forward_with_vjp`` (no autograd).
+
+    D' = (1 + w) D(x, s, q) - w D(x, s, null), so the pair's output gradient is ((1 + w) v, -w v).
+    """
+    extra = {} if conditioning is None else {"conditioning": conditioning}
+    if not paired(guidance):
+        return model.forward_with_vjp(x, sigma, cond, **extra)
+    pair_cond, keep = cfg_pair(cond)
+    out, vjp = model.forward_with_vjp(x, sigma, pair_cond, keep, **extra)
+
+    def cfg_vjp(v: torch.Tensor) -> torch.Tensor:
+        v = v.reshape((1,) * (x.ndim - v.ndim) + v.shape)  # x's rank, so the pair axis is the leading one
+        return vjp(torch.stack(torch.broadcast_tensors((1 + guidance) * v, -guidance * v)))
+
+    return cfg_combine(out[0], out[1], guidance), cfg_vjp
+
+
 def paired(guidance: float | torch.Tensor) -> bool:
     """Whether CFG needs the null branch: always for per-query weights, never for a plain w = 0."""
     return isinstance(guidance, torch.Tensor) or guidance != 0
@@ -100,7 +123,7 @@ def steering_direction(steer: Sequence[tuple[torch.Tensor, float]], scale: float
 
 def steer_denoise(guided: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
                   direction: torch.Tensor) -> torch.Tensor:
-    """D'' = D' + grad_x < D'(x), direction >, with D' = ``guided(x)``; one forward and one backward."""
+    """D'' = D' + grad_x < D'(x), direction >, with D' = ``guided(x)``; one forward and one autograd backward."""
     if torch.is_inference_mode_enabled():
         raise RuntimeError("steering needs autograd: sample under torch.no_grad(), not torch.inference_mode()")
     with torch.enable_grad():
@@ -136,6 +159,9 @@ def guided_denoiser(
         direction = steering_direction(steer, steer_scale(steer_schedule, sigma, sigma_data)) if steer else None
         if direction is None:
             return cfg_denoise(model, x, sigma, cond, guidance, conditioning)
+        if hasattr(model, "forward_with_vjp"):
+            denoised, vjp = cfg_denoise_with_vjp(model, x, sigma, cond, guidance, conditioning)
+            return denoised + vjp(direction)
         return steer_denoise(lambda x_in: cfg_denoise(model, x_in, sigma, cond, guidance, conditioning), x, direction)
 
     return denoise

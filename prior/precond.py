@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from prior.config import NetworkConfig
-from prior.network import Conditioning, PriorNetwork
+from prior.network import VJP, Conditioning, PriorNetwork
 
 
 def edm_scalings(sigma: torch.Tensor | float, sigma_data: float) -> tuple[torch.Tensor | float, ...]:
@@ -74,12 +74,40 @@ class EDMDenoiser(nn.Module):
         floats: a dozen tensor operations fewer per network evaluation, which at sampling's batch sizes cost as
         much as the arithmetic they do.
         """
+        c_skip, c_out, c_in, conditioning = self._prepare(x, sigma, cond, cond_mask, conditioning)
+        return c_skip * x + c_out * self.net.trunk(c_in * x, conditioning)
+
+    def forward_with_vjp(
+        self,
+        x: torch.Tensor,
+        sigma: float | torch.Tensor,
+        cond: torch.Tensor | None,
+        cond_mask: torch.Tensor | None = None,
+        conditioning: Conditioning | None = None,
+    ) -> tuple[torch.Tensor, VJP]:
+        """D(x, sigma, cond) as :meth:`forward` computes it, and ``v -> grad_x <D, v>`` without autograd.
+
+        Steering's gradient (:mod:`prior.guidance`) through the network's hand-written VJP
+        (:meth:`PriorNetwork.trunk_with_vjp` says why). ``v`` broadcasts against D; where x broadcast against
+        the condition (a CFG pair), the gradient sums over that axis, as autograd's would.
+        """
+        c_skip, c_out, c_in, conditioning = self._prepare(x, sigma, cond, cond_mask, conditioning)
+        f, trunk_vjp = self.net.trunk_with_vjp(c_in * x, conditioning)
+        denoised = c_skip * x + c_out * f
+
+        def vjp(grad: torch.Tensor) -> torch.Tensor:
+            skip = (c_skip * grad).expand(denoised.shape).sum_to_size(x.shape)
+            return skip + c_in * trunk_vjp(c_out * grad)
+
+        return denoised, vjp
+
+    def _prepare(self, x, sigma, cond, cond_mask, conditioning) -> tuple:
+        """(c_skip, c_out, c_in, conditioning) for one evaluation: the scalings and, unless given, the modulation."""
         sigma = float(sigma) if isinstance(sigma, int | float) else as_sigma(sigma, x)
         c_skip, c_out, c_in, c_noise = edm_scalings(sigma, self.sigma_data)
         if conditioning is None:
             conditioning = self.net.conditioning(as_sigma(c_noise, x), cond, cond_mask)
-        f = self.net.trunk(c_in * x, conditioning)
-        return c_skip * x + c_out * f
+        return c_skip, c_out, c_in, conditioning
 
     def conditioning(
         self, sigmas: Sequence[float], cond: torch.Tensor | None, cond_mask: torch.Tensor | None = None

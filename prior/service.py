@@ -290,8 +290,8 @@ class PriorSampler(_LoadedModel):
             self.denoiser, cond, guidance=guidance, steer=steer, steer_schedule=settings.steer_schedule,
             sigma_data=self.sigma_data, sigmas=sigmas.tolist(),
         )
-        # Steering differentiates through the network, which inference_mode forbids; no_grad still saves memory.
-        with torch.no_grad() if settings.steered else torch.inference_mode():
+        # Steering's gradient is the network's hand-written VJP (prior.guidance), not autograd: inference_mode works.
+        with torch.inference_mode():
             x0 = run_sampler(
                 settings.sampler, denoise, x, sigmas, queries[0].generator,
                 churn=cfg.churn, churn_sigma_min=cfg.churn_sigma_min, churn_sigma_max=cfg.churn_sigma_max,
