@@ -35,13 +35,15 @@ def test_hand_written_steering_equals_autograd(model, guidance, direction_shape,
     assert torch.allclose(fast, expected, atol=1e-5, rtol=1e-4)
 
 
-def test_forward_with_vjp_is_the_forward_and_its_gradient(model):
+@pytest.mark.parametrize("sigma", [0.3, "per-row"])
+def test_forward_with_vjp_is_the_forward_and_its_gradient(model, sigma):
     torch.manual_seed(1)
     x, cond, v = torch.randn(2, 4, MUSIC_DIM), torch.randn(2, 1, COND_DIM), torch.randn(2, 4, MUSIC_DIM)
-    denoised, vjp = model.forward_with_vjp(x, 0.3, cond)
-    assert torch.allclose(denoised, model(x, 0.3, cond), atol=1e-6)
+    sigma = torch.rand(2, 4) * 2 + 0.01 if sigma == "per-row" else sigma  # a noise level per seed (training's form)
+    denoised, vjp = model.forward_with_vjp(x, sigma, cond)
+    assert torch.allclose(denoised, model(x, sigma, cond), atol=1e-6)
     x_in = x.clone().requires_grad_(True)
-    (expected,) = torch.autograd.grad((model(x_in, 0.3, cond) * v).sum(), x_in)
+    (expected,) = torch.autograd.grad((model(x_in, sigma, cond) * v).sum(), x_in)
     assert torch.allclose(vjp(v), expected, atol=1e-5)  # a different v for every seed, not only a shared one
 
 
