@@ -9,9 +9,10 @@ the graph walk is approximate: scores, the ranking after it and the exact search
 The graph has m = 8 neighbours per layer (pgvector's default is 16). Why: a search's cost is loading the elements
 it visits (memory latency: the index does not fit the CPU caches), and a sparser graph visits fewer per step. On
 the MusicCaps caption vectors the playlist's 16 per-seed top-10 searches find as many exact neighbours (recall 0.88)
-at ``ef_search`` 32 with m = 8 as at 20 with m = 16, for ~40 % less Postgres CPU; the index is smaller (107 vs 123
-MB) and builds faster. The price is on high-dimensional synthetic clusters: ``bench/catalog.py``'s top-50 recall
-at ``ef_search`` 100 falls from 0.997 to 0.959 (target 0.95); deep searches that need more raise ``ef_search``.
+at ``ef_search`` 32 with m = 8 as at 20 with m = 16, for ~26 % less Postgres CPU per playlist (bench/
+playlist_quality.py --hnsw-m 16,8); the index is smaller (107 vs 123 MB) and builds faster. The price is on
+high-dimensional synthetic clusters: ``bench/catalog.py``'s top-50 recall at ``ef_search`` 100 falls from 0.996 to
+0.96 (target 0.95); deep searches that need more raise ``ef_search``.
 
 Queries must use the same expression and predicate (with the space id as a literal) for Postgres to pick it;
 :func:`index_expr` is the one place that spells it. Bulk loads go faster with the index dropped and rebuilt

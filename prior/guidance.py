@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from prior.network import Conditioning
+from prior.network import VJP, Conditioning
 
 Denoiser = Callable[..., torch.Tensor]  # D(x, sigma, cond, cond_mask=None)
 
@@ -81,7 +81,7 @@ def cfg_denoise(model: Denoiser, x: torch.Tensor, sigma: float | torch.Tensor, c
 
 def cfg_denoise_with_vjp(model: Denoiser, x: torch.Tensor, sigma: float | torch.Tensor, cond: torch.Tensor,
                          guidance: float | torch.Tensor,
-                         conditioning: Conditioning | None = None) -> tuple[torch.Tensor, Callable]:
+                         conditioning: Conditioning | None = None) -> tuple[torch.Tensor, VJP]:
     """:func:`cfg_denoise` and ``v -> grad_x <D', v>``, from the model's ``forward_with_vjp`` (no autograd).
 
     D' = (1 + w) D(x, s, q) - w D(x, s, null), so the pair's output gradient is ((1 + w) v, -w v).
