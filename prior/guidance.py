@@ -154,12 +154,14 @@ def guided_denoiser(
     if sigmas is not None:  # the network's per-sigma conditioning for the whole schedule, in one call
         precomputed = model.conditioning(sigmas, *(cfg_pair(cond) if paired(guidance) else (cond, None)))
 
+    hand_written_vjp = hasattr(model, "forward_with_vjp")  # else steering differentiates by autograd
+
     def denoise(x: torch.Tensor, sigma: float) -> torch.Tensor:
         conditioning = precomputed.get(float(sigma))  # None (computed in the call) for a level not in the schedule
         direction = steering_direction(steer, steer_scale(steer_schedule, sigma, sigma_data)) if steer else None
         if direction is None:
             return cfg_denoise(model, x, sigma, cond, guidance, conditioning)
-        if hasattr(model, "forward_with_vjp"):
+        if hand_written_vjp:
             denoised, vjp = cfg_denoise_with_vjp(model, x, sigma, cond, guidance, conditioning)
             return denoised + vjp(direction)
         return steer_denoise(lambda x_in: cfg_denoise(model, x_in, sigma, cond, guidance, conditioning), x, direction)
