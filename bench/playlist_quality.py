@@ -140,9 +140,9 @@ def prior_dtype() -> str:
 def compare_dtypes(conds: np.ndarray, truths: np.ndarray, n_seeds: int, size: int, postmaster: int) -> dict:
     """Playlists with the prior's trunk in bfloat16 against float32 (the reference), same queries and sampling
     seeds, at the serving ``ef_search``: plain and steered by a tag."""
-    from django.conf import settings
+    from recommend import conf
 
-    ef = int(settings.RECOMMEND_EF_SEARCH)
+    ef = int(conf.get("RECOMMEND_EF_SEARCH"))
     out: dict = {"seeds": n_seeds, "ef_search": ef}
     for label, steered in (("plain", False), ("steered", True)):
         reference = run_setting(conds, truths, n_seeds, ef, size, postmaster, dtype="float32", steered=steered)

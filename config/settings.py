@@ -147,14 +147,9 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
-# --- Playlists (recommend/; every default and its meaning: recommend/conf.py, docs/api.md) -----------------
-IMAGE_MAX_BYTES = int(os.environ.get("IMAGE_MAX_BYTES", str(8 * 1024 * 1024)))
-RECOMMEND_MERGE = os.environ.get("RECOMMEND_MERGE", "round_robin")
-RECOMMEND_MMR_LAMBDA = float(os.environ.get("RECOMMEND_MMR_LAMBDA", "0.7"))
-RECOMMEND_MAX_PER_ARTIST = int(os.environ.get("RECOMMEND_MAX_PER_ARTIST", "2"))
-RECOMMEND_STEER_TAG_K = float(os.environ.get("RECOMMEND_STEER_TAG_K", "0.1"))
-RECOMMEND_STEER_AVOID_K = float(os.environ.get("RECOMMEND_STEER_AVOID_K", "0.1"))
-RECOMMEND_EF_SEARCH = int(os.environ.get("RECOMMEND_EF_SEARCH", "32"))
+# --- Playlists (recommend/) ---------------------------------------------------------------------------
+# IMAGE_MAX_*, RECOMMEND_*: read from the environment by recommend/conf.py, which holds every default and its
+# meaning (docs/api.md "Configuration"). Set one here only to pin it whatever the environment says.
 
 # --- Celery (worker/) -----------------------------------------------------------------------------------
 # No broker configured: tasks run in-process (the embedded default). Set CELERY_BROKER_URL for real workers.

@@ -1,13 +1,18 @@
-"""The recommend app's settings, each with a default, read at call time (so tests can override them).
+"""The recommend app's settings: one default each, here and nowhere else, read at call time.
 
-Every name can be set in ``config/settings.py`` (from the environment there); see docs/api.md "Configuration".
+A name is looked up in Django's settings first (tests override it there), then in the environment variable of the
+same name (parsed as the default's type), then falls back to :data:`DEFAULTS`. A serving process checks every
+environment value when it starts (:func:`check_environment`, run by the app's ``ready``), so a typo fails the boot
+with the variable's name rather than a request with a 500. See docs/api.md "Configuration".
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 DEFAULTS: dict[str, Any] = {
     # Uploads: bytes of the image file (413 above it) and decoded pixels (decompression-bomb guard).
@@ -40,5 +45,32 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+# Settings whose default is None take a value of this type from the environment.
+TYPES: dict[str, type] = {"RECOMMEND_RNG_SEED": int}
+
+
 def get(name: str) -> Any:
-    return getattr(settings, name, DEFAULTS[name])
+    if hasattr(settings, name):
+        return getattr(settings, name)
+    return from_environment(name)
+
+
+def from_environment(name: str) -> Any:
+    """``name``'s environment value as its default's type; the default when unset or empty."""
+    default = DEFAULTS[name]
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    kind = TYPES.get(name, type(default))
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} is not a valid {kind.__name__} (default {default!r}); fix or unset it"
+        ) from None
+
+
+def check_environment() -> None:
+    """Parse every setting's environment value now: raises ImproperlyConfigured naming the first bad one."""
+    for name in DEFAULTS:
+        from_environment(name)

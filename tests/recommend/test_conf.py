@@ -1,0 +1,59 @@
+"""Recommendation settings: one default each (recommend/conf.py), overridable by Django settings or the environment."""
+
+import subprocess
+import sys
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from recommend import conf
+
+
+@pytest.fixture(autouse=True)
+def no_pinned_settings(settings):
+    """The test settings pin some names (e.g. RECOMMEND_RNG_SEED); these tests look at what lies below them."""
+    for name in conf.DEFAULTS:
+        if hasattr(settings, name):
+            delattr(settings, name)
+
+
+def test_unset_gives_the_default(monkeypatch):
+    monkeypatch.delenv("RECOMMEND_POOL_FACTOR", raising=False)
+    monkeypatch.setenv("RECOMMEND_MERGE", "  ")
+    assert conf.get("RECOMMEND_POOL_FACTOR") == conf.DEFAULTS["RECOMMEND_POOL_FACTOR"]
+    assert conf.get("RECOMMEND_MERGE") == "round_robin"
+
+
+@pytest.mark.parametrize(("name", "raw", "expected"), [
+    ("RECOMMEND_POOL_FACTOR", "5", 5),
+    ("RECOMMEND_MMR_LAMBDA", "0.25", 0.25),
+    ("RECOMMEND_MERGE", "rrf", "rrf"),
+    ("RECOMMEND_RNG_SEED", "42", 42),
+    ("IMAGE_MAX_PIXELS", "1000", 1000),
+])
+def test_environment_value_is_parsed_as_the_default_type(monkeypatch, name, raw, expected):
+    monkeypatch.setenv(name, raw)
+    value = conf.get(name)
+    assert value == expected and type(value) is type(expected)
+
+
+def test_django_setting_wins_over_the_environment(monkeypatch, settings):
+    monkeypatch.setenv("RECOMMEND_EF_SEARCH", "64")
+    settings.RECOMMEND_EF_SEARCH = 48
+    assert conf.get("RECOMMEND_EF_SEARCH") == 48
+
+
+def test_malformed_value_names_the_variable(monkeypatch):
+    monkeypatch.setenv("RECOMMEND_MAX_PER_ARTIST", "two")
+    with pytest.raises(ImproperlyConfigured, match="RECOMMEND_MAX_PER_ARTIST='two' is not a valid int"):
+        conf.get("RECOMMEND_MAX_PER_ARTIST")
+    with pytest.raises(ImproperlyConfigured, match="RECOMMEND_MAX_PER_ARTIST"):
+        conf.check_environment()
+
+
+def test_a_malformed_value_stops_the_boot_with_one_clear_line():
+    env = {"RECOMMEND_MMR_LAMBDA": "high", "DJANGO_SETTINGS_MODULE": "config.settings_test", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-c", "import django; django.setup()"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "RECOMMEND_MMR_LAMBDA='high' is not a valid float" in result.stderr
