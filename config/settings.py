@@ -10,6 +10,9 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_bool, env_list, env_value
 
 # Idle OpenMP threads must sleep, not spin: on shared CPU cores spinning made one prior query 10x slower
 # (docs/prior-model.md). Set before anything imports torch.
@@ -19,19 +22,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
 
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
-
-
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY") or ("insecure-dev-key" if DEBUG or "DATABASE_URL" not in os.environ else "")
 if not SECRET_KEY:
-    raise RuntimeError("SECRET_KEY must be set when DATABASE_URL points at a production database")
+    raise ImproperlyConfigured("SECRET_KEY must be set when DATABASE_URL points at a production database")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 
 INSTALLED_APPS = [
@@ -83,7 +77,7 @@ TEMPLATES = [
 # pgvector's iterative scan (so filtered ANN queries still return k rows) is set per connection at start-up;
 # hnsw.ef_search is set by the ANN selector itself on every call (HNSW_EF_SEARCH unless the caller asks for
 # another, see catalog.selectors.resolve_ef_search), in the same round trip as the query.
-HNSW_EF_SEARCH = int(os.environ.get("HNSW_EF_SEARCH", "100"))
+HNSW_EF_SEARCH = env_value("HNSW_EF_SEARCH", 100)
 PG_OPTIONS = "-c hnsw.iterative_scan=relaxed_order"
 
 if os.environ.get("DATABASE_URL"):
@@ -100,7 +94,7 @@ else:
     }
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = PG_OPTIONS
 # Keep connections between requests: a new Postgres backend per request costs several ms of CPU.
-DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("CONN_MAX_AGE", "60"))
+DATABASES["default"]["CONN_MAX_AGE"] = env_value("CONN_MAX_AGE", 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -121,7 +115,7 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 # Uploads: the image cap is enforced by the API (413); Django's own limits guard everything else.
-DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(10 * 1024 * 1024)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_value("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
 
 # --- REST API -------------------------------------------------------------------------------------------
@@ -160,10 +154,10 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", "30"))
+CELERY_TASK_TIME_LIMIT = env_value("CELERY_TASK_TIME_LIMIT", 30)
 # A prefork child loads the prior before it reports for duty (worker/celery.py); weights onto a GPU can take tens of
 # seconds, and Celery's default 4 s would have the child killed and replaced, over and over.
-CELERY_WORKER_PROC_ALIVE_TIMEOUT = float(os.environ.get("CELERY_WORKER_PROC_ALIVE_TIMEOUT", "120"))
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = env_value("CELERY_WORKER_PROC_ALIVE_TIMEOUT", 120.0)
 
 # --- Models and encoders --------------------------------------------------------------------------------
 PRIOR_CHECKPOINT = os.environ.get("PRIOR_CHECKPOINT", str(VAR_DIR / "models" / "demo-prior"))

@@ -8,11 +8,11 @@ with the variable's name rather than a request with a 500. See docs/api.md "Conf
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_value
 
 DEFAULTS: dict[str, Any] = {
     # Uploads: bytes of the image file (413 above it) and decoded pixels (decompression-bomb guard).
@@ -57,17 +57,7 @@ def get(name: str) -> Any:
 
 def from_environment(name: str) -> Any:
     """``name``'s environment value as its default's type; the default when unset or empty."""
-    default = DEFAULTS[name]
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    kind = TYPES.get(name, type(default))
-    try:
-        return kind(raw)
-    except ValueError:
-        raise ImproperlyConfigured(
-            f"{name}={raw!r} is not a valid {kind.__name__} (default {default!r}); fix or unset it"
-        ) from None
+    return env_value(name, DEFAULTS[name], TYPES.get(name))
 
 
 def check_environment() -> None:

@@ -1,0 +1,38 @@
+"""Settings from environment variables: one parser for the project, and errors that name the variable.
+
+A malformed value raises ``ImproperlyConfigured`` with the variable's name, its value and the default, so a
+process stops at start with one line saying what to fix (``manage.py`` prints just that line), instead of a
+bare ``ValueError`` from ``int()`` or a 500 at the first request that reads it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TypeVar
+
+from django.core.exceptions import ImproperlyConfigured
+
+T = TypeVar("T")
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_value(name: str, default: T, kind: type | None = None) -> T:
+    """``name``'s value parsed as ``kind`` (default: the type of ``default``); ``default`` when unset or blank."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    kind = kind or type(default)
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} is not a valid {kind.__name__} (default {default!r}); fix or unset it"
+        ) from None

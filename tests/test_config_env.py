@@ -1,0 +1,34 @@
+"""A malformed environment variable stops a process at start with one line naming it (config/env.py)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(("variable", "value", "message"), [
+    ("HNSW_EF_SEARCH", "abc", "HNSW_EF_SEARCH='abc' is not a valid int (default 100)"),  # read by config/settings.py
+    ("RECOMMEND_MMR_LAMBDA", "high", "RECOMMEND_MMR_LAMBDA='high' is not a valid float (default 0.7)"),  # recommend
+])
+def test_manage_py_names_the_bad_variable_in_one_line(variable, value, message):
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DJANGO_SETTINGS_MODULE": "config.settings",
+           "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none", "SECRET_KEY": "test", variable: value}
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [f"Configuration error: {message}; fix or unset it"]
+
+
+def test_a_valid_value_is_used(monkeypatch):
+    from config.env import env_value
+
+    monkeypatch.setenv("SOME_LIMIT", " 42 ")
+    assert env_value("SOME_LIMIT", 7) == 42
+    monkeypatch.setenv("SOME_LIMIT", "")
+    assert env_value("SOME_LIMIT", 7) == 7
+    monkeypatch.setenv("SOME_SECONDS", "2")
+    assert env_value("SOME_SECONDS", 1.5) == 2.0 and isinstance(env_value("SOME_SECONDS", 1.5), float)
