@@ -44,7 +44,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-import api as api_bench  # noqa: E402 - the same throwaway database, catalog and CPU accounting as bench/api.py
+import stack  # noqa: E402 - the same throwaway database, catalog and CPU accounting as bench/api.py
 
 REFERENCE_EF = 1000
 
@@ -88,12 +88,12 @@ def run_setting(conds: np.ndarray, truths: np.ndarray, n_seeds: int, ef_search: 
     overrides = {"RECOMMEND_EF_SEARCH": ef_search} | ({"PRIOR_DTYPE": dtype} if dtype else {})
     engine.reset()  # the prior is loaded again under this setting's PRIOR_DTYPE
     for i, (cond, truth) in enumerate(zip(conds, truths, strict=True)):
-        state = SteeringState(tags=(api_bench.TAGS[i % len(api_bench.TAGS)],) if steered else ())
-        before = api_bench.cpu_seconds({"postgres": postmaster})["postgres"]
+        state = SteeringState(tags=(stack.TAGS[i % len(stack.TAGS)],) if steered else ())
+        before = stack.cpu_seconds({"postgres": postmaster})["postgres"]
         with override_settings(**overrides):
             computed = compute_playlist(cond, state, size=size, n_seeds=n_seeds, guidance=None,
                                         rng_seed=10_000 + i)
-        cpu += api_bench.cpu_seconds({"postgres": postmaster})["postgres"] - before
+        cpu += stack.cpu_seconds({"postgres": postmaster})["postgres"] - before
         ann_ms.append(computed.timings_ms["ann"])
         track_ids = [item.track_id for item in computed.items]
         ids.append(track_ids)
@@ -188,8 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-playlist-quality-"))
     pgdata = work / "pgdata"
     try:
-        api_bench.setup_env(pgdata, checkpoint)
-        api_bench.start_database(pgdata, "1GB")
+        stack.setup_env(pgdata, checkpoint)
+        stack.start_database(pgdata, "1GB")
         sys.path.insert(0, str(ROOT))
         import django
 
@@ -197,11 +197,11 @@ def main(argv: list[str] | None = None) -> int:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
-        catalog = api_bench.load_catalog(args.tracks, pairs / "catalog.npz", work)
+        catalog = stack.load_catalog(args.tracks, pairs / "catalog.npz", work)
         test = np.load(pairs / "test.npz")
         pick = np.random.default_rng(0).choice(len(test["cond"]), min(args.queries, len(test["cond"])), replace=False)
         conds, truths = test["cond"][pick], test["music"][pick]
-        postmaster = api_bench.postmaster_pid(pgdata)
+        postmaster = stack.postmaster_pid(pgdata)
         from catalog.vector_index import HNSW_M
 
         settings_out: dict = {}
@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.compare_dtypes:
             dtypes_out = compare_dtypes(conds, truths, seed_counts[0], args.size, postmaster)
         print(json.dumps({
-            "bench": "playlist_quality", "catalog": catalog, "prior": api_bench.prior_info(checkpoint),
+            "bench": "playlist_quality", "catalog": catalog, "prior": stack.prior_info(checkpoint),
             "queries": len(conds), "size": args.size, "reference_ef_search": REFERENCE_EF,
             "settings": settings_out, "prior_dtype": prior_dtype(), "float32_vs_bfloat16": dtypes_out,
             "machine": {"cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2)},
@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         }))
         return 0
     finally:
-        api_bench.stop_database(pgdata)
+        stack.stop_database(pgdata)
         shutil.rmtree(work, ignore_errors=True)
 
 
