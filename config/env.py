@@ -26,10 +26,12 @@ def env_list(name: str, default: str) -> list[str]:
 
 def env_value(name: str, default: T, kind: type | None = None) -> T:
     """``name``'s value parsed as ``kind`` (default: the type of ``default``); ``default`` when unset or blank."""
+    kind = kind or type(default)
+    if kind is bool or kind is type(None):
+        raise TypeError(f"env_value({name!r}): use env_bool for flags, and pass kind when the default is None")
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
-    kind = kind or type(default)
     try:
         return kind(raw)
     except ValueError:

@@ -32,3 +32,13 @@ def test_a_valid_value_is_used(monkeypatch):
     assert env_value("SOME_LIMIT", 7) == 7
     monkeypatch.setenv("SOME_SECONDS", "2")
     assert env_value("SOME_SECONDS", 1.5) == 2.0 and isinstance(env_value("SOME_SECONDS", 1.5), float)
+
+
+def test_flags_and_none_defaults_need_the_right_parser():
+    from config.env import env_value
+
+    with pytest.raises(TypeError, match="env_bool"):
+        env_value("SOME_FLAG", False)  # bool("0") would be True
+    with pytest.raises(TypeError, match="pass kind"):
+        env_value("SOME_SEED", None)
+    assert env_value("SOME_UNSET_SEED", None, int) is None
