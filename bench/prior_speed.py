@@ -3,6 +3,7 @@
     python bench/prior_speed.py [--checkpoint DIR] [--threads 2] [--repeats 20] [--nfe 7,11,15] [--batch-queries 4]
                                 [--dtype auto|float32|bfloat16] [--no-compare-dtypes]
     python bench/prior_speed.py --throughput [--device cuda] [--widths 1024,4096] [--dtypes fp32,bf16] [--batch 64]
+    python bench/prior_speed.py --callers 1,8,32 [--device cuda] [--seconds 5]   # threads through one SampleBatcher
 
 Prints ONE JSON object: p50/p95 milliseconds per query for each (sampler, NFE) through the real service path
 (:meth:`prior.service.PriorSampler.sample`), the achieved FLOP/s of the batched CFG forward, and the machine's
@@ -138,6 +139,51 @@ def throughput(args: argparse.Namespace) -> dict:
             "sampler": defaults.sampler, "nfe": defaults.nfe, "results": rows}
 
 
+def concurrent_callers(args: argparse.Namespace) -> dict:
+    """Queries/s when N threads call ONE :class:`~prior.batching.SampleBatcher` (``max_batch`` = N) back to back for
+    ``--seconds``: what a Celery worker with ``--pool threads --concurrency N`` and ``PRIOR_BATCH_MAX`` = N gets
+    from the prior alone (16 seeds, CFG, 2 steering tags, the checkpoint's sampler)."""
+    import threading
+
+    from prior.batching import SampleBatcher
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt = args.checkpoint or make_default_checkpoint(Path(tmp) / "ck", args.cond_dim, args.music_dim)
+        sampler = PriorSampler.load(ckpt, device=device, dtype=args.dtype)
+    rng = np.random.default_rng(0)
+    cond = rng.standard_normal(sampler.cond_space.dim).astype(np.float32)
+    steer = [(rng.standard_normal(sampler.music_space.dim).astype(np.float32), k) for k in (args.k, -args.k)]
+    rows = {}
+    for n in [int(c) for c in args.callers.split(",") if c.strip()]:
+        batcher = SampleBatcher(sampler, max_batch=n)
+        for i in range(2):  # warm-up (a first CUDA call also pays for its kernels' loading)
+            batcher.sample(cond, n_seeds=args.seeds, guidance=args.guidance, steer=steer, seed=i)
+        batcher.runs = batcher.queries = 0
+        done = [0] * n
+        deadline = time.monotonic() + args.seconds
+
+        def loop(i: int, batcher: SampleBatcher, done: list[int], deadline: float) -> None:
+            while time.monotonic() < deadline:
+                batcher.sample(cond, n_seeds=args.seeds, guidance=args.guidance, steer=steer, seed=i)
+                done[i] += 1
+
+        threads = [threading.Thread(target=loop, args=(i, batcher, done, deadline)) for i in range(n)]
+        start = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.monotonic() - start
+        rows[str(n)] = {"queries_per_s": round(sum(done) / elapsed, 1),
+                        "queries_per_pass": round(batcher.queries / max(batcher.runs, 1), 2)}
+    name = torch.cuda.get_device_name(0) if device.startswith("cuda") else cpu_name()
+    return {"what": "queries/s of N threads calling one SampleBatcher (max_batch = N)", "device": name,
+            "torch": torch.__version__, "trunk_dtype": str(sampler.dtype).removeprefix("torch."),
+            "network": {k: v for k, v in config_to_dict(sampler.checkpoint.network).items() if k != "sigma_data"},
+            "seeds": args.seeds, "seconds": args.seconds, "callers": rows}
+
+
 def batching_gain(sampler: PriorSampler, cond: np.ndarray, steer: list, args: argparse.Namespace) -> dict:
     """B queries (default sampler) as B separate calls vs ONE call with a [B, Dc] condition, with and without
     steering: what a server that batched concurrent requests would save (p50 ms for all B queries together)."""
@@ -224,12 +270,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dtypes", default="fp32,bf16")
     parser.add_argument("--depth", type=int, default=NetworkConfig.depth)
     parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--callers", default=None, help="e.g. 1,8,32: threads through one SampleBatcher instead")
+    parser.add_argument("--seconds", type=float, default=5.0, help="for --callers: seconds per caller count")
     parser.add_argument("--batch-queries", type=int, default=4,
                         help="also time this many queries as separate calls vs one batched call (0 = skip)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.throughput:
         print(json.dumps(throughput(args), indent=2))
+        return 0
+    if args.callers:
+        print(json.dumps(concurrent_callers(args), indent=2))
         return 0
 
     with tempfile.TemporaryDirectory() as tmp:
