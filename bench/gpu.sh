@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The checks that need a CUDA device, in one go (a GPU machine is lent for minutes, so they run as one script):
 # the prior's CUDA tests, the prior's GPU throughput (batch 64) and single-query latency (batch 1), concurrent
-# callers through one SampleBatcher (a threaded GPU worker), and the production encoder architectures' GPU throughput. Needs python3 with torch, numpy, safetensors, tqdm, pytest and
-# transformers; no Postgres, Django or model downloads.
+# callers through one SampleBatcher (a threaded GPU worker), and the production encoder architectures' GPU
+# throughput. Needs python3 with torch, numpy, safetensors, tqdm, pytest and transformers; no Postgres, Django or
+# model downloads.
 #
 #     bash bench/gpu.sh OUT_DIR          # PYTHON=... to pick the interpreter
 set -euo pipefail
