@@ -7,6 +7,7 @@ stores nothing and the transaction itself is a handful of inserts.
 
 from __future__ import annotations
 
+import logging
 import math
 import secrets
 import time
@@ -27,6 +28,8 @@ from recommend.ranking import MERGE_METHODS, RankedItem, rank_playlist
 from recommend.selectors import candidate_features, playlist_candidates
 from recommend.services.steering_vectors import SteeringState, steering_pairs
 from worker.errors import SamplingUnavailable
+
+log = logging.getLogger("recommend.playlists")
 
 IMAGE_ERROR_STATUS = {"unsupported_format": 415, "too_many_pixels": 413, "truncated_image": 400, "invalid_image": 400}
 
@@ -167,7 +170,7 @@ def compute_playlist(
 
 
 def store_playlist(session: Session, version: int, computed: ComputedPlaylist) -> Playlist:
-    """Insert the playlist and its items (call inside the caller's transaction)."""
+    """Insert the playlist and its items (call inside the caller's transaction); logged once it commits."""
     playlist = Playlist.objects.create(session=session, version=version, params=computed.params)
     PlaylistItem.objects.bulk_create(
         [
@@ -175,7 +178,20 @@ def store_playlist(session: Session, version: int, computed: ComputedPlaylist) -
             for rank, item in enumerate(computed.items, start=1)
         ]
     )
+    transaction.on_commit(lambda: log_playlist(playlist, computed))
     return playlist
+
+
+def log_playlist(playlist: Playlist, computed: ComputedPlaylist) -> None:
+    """One INFO line per stored playlist version with where its time went, so production can be watched the way
+    bench/api.py measures it (``LOG_LEVEL=WARNING`` silences it)."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    stages = " ".join(f"{name}_ms={ms:.1f}" for name, ms in computed.timings_ms.items())
+    params = computed.params
+    log.info("playlist=%s session=%s version=%d tracks=%d seeds=%s k_per_seed=%s %s", playlist.pk,
+             playlist.session_id, playlist.version, len(computed.items), params.get("seeds"),
+             params.get("k_per_seed"), stages)
 
 
 def playlist_from_image(
