@@ -32,13 +32,14 @@ from prior.service import PreparedQuery, PriorSampler
 
 
 class _Ticket:
-    __slots__ = ("query", "result", "error", "done")
+    __slots__ = ("query", "result", "error", "done", "wake")
 
-    def __init__(self, query: PreparedQuery):
+    def __init__(self, query: PreparedQuery, lock: threading.RLock):
         self.query = query
         self.result: np.ndarray | None = None
         self.error: BaseException | None = None
         self.done = False
+        self.wake = threading.Condition(lock)  # its caller sleeps here: until its result is in, or it is to lead
 
 
 class SampleBatcher:
@@ -52,7 +53,11 @@ class SampleBatcher:
         self.sampler = sampler
         self.max_batch = int(max_batch)
         self.max_wait = float(max_wait)
-        self._cond = threading.Condition()
+        # One lock; each caller sleeps on its own ticket's condition and a gathering caller on ``_joined``, so a
+        # run that ends wakes only its callers and the next leader, not every waiting thread (with 64 threads,
+        # waking all of them on every arrival cost a GPU worker more than its passes).
+        self._lock = threading.RLock()
+        self._joined = threading.Condition(self._lock)
         self._queue: list[_Ticket] = []
         self._running = False
         self._gathering = False  # a caller is waiting for announced callers before it starts a batch
@@ -70,24 +75,27 @@ class SampleBatcher:
         seed: int | None = None,
     ) -> np.ndarray:
         """Same arguments and result as :meth:`PriorSampler.sample` (with the checkpoint's sampler settings)."""
-        ticket = _Ticket(self.sampler.prepare(cond, n_seeds, guidance, steer, seed=seed))  # bad input fails alone
-        with self._cond:
+        ticket = _Ticket(self.sampler.prepare(cond, n_seeds, guidance, steer, seed=seed), self._lock)
+        with self._lock:  # (bad input failed in prepare, alone)
             self._arrive()
             self._queue.append(ticket)
-            self._cond.notify_all()  # a caller gathering a batch may be waiting for this one
+            self._joined.notify()  # a caller gathering a batch may be waiting for this one
             while not ticket.done:
                 if self._running or self._gathering:
-                    self._cond.wait()
+                    ticket.wake.wait()
                     continue
                 batch = self._gather()
                 self._running = True
-                self._cond.release()
+                self._lock.release()
                 try:
                     self._run(batch)
                 finally:
-                    self._cond.acquire()
+                    self._lock.acquire()
                     self._running = False
-                    self._cond.notify_all()
+                    for done in batch:
+                        done.wake.notify()
+                    if self._queue:
+                        self._queue[0].wake.notify()  # the oldest waiting caller leads the next run
         if ticket.error is not None:
             raise ticket.error
         return ticket.result
@@ -104,7 +112,7 @@ class SampleBatcher:
         if self.max_wait <= 0 or getattr(self._local, "announced", False):
             yield
             return
-        with self._cond:
+        with self._lock:
             self._expected += 1
             self._local.announced = True
         try:
@@ -116,10 +124,10 @@ class SampleBatcher:
         """Withdraw this thread's announcement (it is sampling now, or will not sample after all)."""
         if not getattr(self._local, "announced", False):
             return
-        with self._cond:  # re-entrant use is fine: threading.Condition wraps an RLock
+        with self._lock:  # re-entrant: sample() calls this holding the lock
             self._local.announced = False
             self._expected -= 1
-            self._cond.notify_all()
+            self._joined.notify()  # a gathering caller may have been waiting for this one
 
     def _gather(self) -> list[_Ticket]:
         """Wait (at most ``max_wait``; caller holds the lock) while announced callers may still join; take a batch."""
@@ -130,7 +138,7 @@ class SampleBatcher:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
-                self._cond.wait(remaining)
+                self._joined.wait(remaining)
         finally:
             self._gathering = False
         return self._take()

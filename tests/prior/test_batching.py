@@ -205,3 +205,25 @@ def test_which_samplers_draw_noise_while_sampling():
     assert not draws_noise("heun") and not draws_noise("dpmpp_2m", churn=0.5)
     with pytest.raises(ValueError, match="unknown sampler"):
         draws_noise("euler")
+
+
+def test_many_threads_calling_back_to_back_all_finish_with_their_own_seeds(sampler):
+    """Each caller sleeps on its own ticket and a finished run wakes only its callers and the next leader: a lost
+    wake-up would hang a thread here (join times out), a mixed-up hand-out would give a caller another's seeds."""
+    batcher = SampleBatcher(sampler, max_batch=4)
+    expected = {i: sampler.sample(query(i % COND_DIM), 2, seed=i) for i in range(12)}
+    got: dict[tuple[int, int], np.ndarray] = {}
+
+    def caller(i: int) -> None:
+        for round_ in range(3):
+            got[(i, round_)] = batcher.sample(query(i % COND_DIM), 2, seed=i)
+
+    threads = [threading.Thread(target=caller, args=(i,), daemon=True) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads)
+    assert len(got) == 36 and batcher.queries == 36 and batcher.runs < 36
+    for (i, _), seeds in got.items():
+        np.testing.assert_allclose(seeds, expected[i], atol=ATOL)
