@@ -67,3 +67,22 @@ def test_remembering_encoder_embeds_each_text_once():
     assert base.calls == [["a", "bb"], ["ccc"]]
     assert first.shape == (3, MUSIC_SPACE.dim) and first[0, 0] == 1 and second[1, 0] == 3
     assert encoder.space == MUSIC_SPACE
+
+
+def test_host_and_port_come_from_the_environment_and_the_flags_win(monkeypatch):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from recommend.management.commands.demo import Command
+
+    monkeypatch.setenv("HOST", "0.0.0.0")
+    monkeypatch.setenv("PORT", "8123")
+    options = Command().create_parser("manage.py", "demo").parse_args([])
+    assert (options.host, options.port) == ("0.0.0.0", 8123)
+    options = Command().create_parser("manage.py", "demo").parse_args(["--port", "9000", "--host", "::1"])
+    assert (options.host, options.port) == ("::1", 9000)
+    monkeypatch.delenv("HOST")
+    monkeypatch.delenv("PORT")
+    assert Command().create_parser("manage.py", "demo").parse_args([]).port == 8000
+    monkeypatch.setenv("PORT", "eighty")
+    with pytest.raises(ImproperlyConfigured, match="PORT='eighty' is not a valid int"):
+        Command().create_parser("manage.py", "demo")

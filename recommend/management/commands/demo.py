@@ -30,6 +30,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from config.env import env_value
+
 DEMO_NETWORK = {"width": 256, "depth": 3}
 DEMO_TRAIN = {"steps": 2000, "batch": 256, "warmup": 100}
 SAMPLE_MOODS = {"dark-cold": (-0.9, -0.8), "bright-warm": (0.9, 0.7)}
@@ -39,8 +41,11 @@ class Command(BaseCommand):
     help = "Set up the offline demo on first run (database, MusicCaps catalog, demo prior) and serve the API."
 
     def add_arguments(self, parser):
-        parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-        parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+        # HOST / PORT from the environment, as `make demo` passes them (DESIGN.md §8); the flags win.
+        parser.add_argument("--host", default=os.environ.get("HOST", "").strip() or "127.0.0.1",
+                            help="address to listen on (default $HOST, else 127.0.0.1)")
+        parser.add_argument("--port", type=int, default=env_value("PORT", 8000),
+                            help="port to listen on (default $PORT, else 8000)")
         parser.add_argument("--steps", type=int, default=DEMO_TRAIN["steps"], help="training steps of the demo prior")
         parser.add_argument("--no-serve", action="store_true", help="set everything up, then exit")
         parser.add_argument("--no-progress", action="store_true", help="no progress bars")
