@@ -20,4 +20,5 @@ for batch in 64 1; do
         | tee "$out/prior_throughput_b$batch.json"
 done
 $py bench/prior_speed.py --callers 1,8,32,64 --device cuda --seconds 5 | tee "$out/prior_callers.json"
+$py bench/prior_speed.py --callers 1,8,32,64 --device cuda --seconds 5 --cuda-graphs | tee "$out/prior_callers_graphs.json"
 $py bench/encoders.py --gpu --no-offline --device cuda --batch 64 | tee "$out/encoders_gpu.json"

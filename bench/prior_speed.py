@@ -3,7 +3,7 @@
     python bench/prior_speed.py [--checkpoint DIR] [--threads 2] [--repeats 20] [--nfe 7,11,15] [--batch-queries 4]
                                 [--dtype auto|float32|bfloat16] [--no-compare-dtypes]
     python bench/prior_speed.py --throughput [--device cuda] [--widths 1024,4096] [--dtypes fp32,bf16] [--batch 64]
-    python bench/prior_speed.py --callers 1,8,32 [--device cuda] [--seconds 5]   # threads through one SampleBatcher
+    python bench/prior_speed.py --callers 1,8,32 [--device cuda] [--seconds 5] [--cuda-graphs]   # threads, one batcher
 
 Prints ONE JSON object: p50/p95 milliseconds per query for each (sampler, NFE) through the real service path
 (:meth:`prior.service.PriorSampler.sample`), the achieved FLOP/s of the batched CFG forward, and the machine's
@@ -150,7 +150,7 @@ def concurrent_callers(args: argparse.Namespace) -> dict:
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = args.checkpoint or make_default_checkpoint(Path(tmp) / "ck", args.cond_dim, args.music_dim)
-        sampler = PriorSampler.load(ckpt, device=device, dtype=args.dtype)
+        sampler = PriorSampler.load(ckpt, device=device, dtype=args.dtype, cuda_graphs=args.cuda_graphs)
     rng = np.random.default_rng(0)
     cond = rng.standard_normal(sampler.cond_space.dim).astype(np.float32)
     steer = [(rng.standard_normal(sampler.music_space.dim).astype(np.float32), k) for k in (args.k, -args.k)]
@@ -180,6 +180,7 @@ def concurrent_callers(args: argparse.Namespace) -> dict:
     name = torch.cuda.get_device_name(0) if device.startswith("cuda") else cpu_name()
     return {"what": "queries/s of N threads calling one SampleBatcher (max_batch = N)", "device": name,
             "torch": torch.__version__, "trunk_dtype": str(sampler.dtype).removeprefix("torch."),
+            "cuda_graphs": sampler.graphs is not None,
             "network": {k: v for k, v in config_to_dict(sampler.checkpoint.network).items() if k != "sigma_data"},
             "seeds": args.seeds, "seconds": args.seconds, "callers": rows}
 
@@ -272,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--callers", default=None, help="e.g. 1,8,32: threads through one SampleBatcher instead")
     parser.add_argument("--seconds", type=float, default=5.0, help="for --callers: seconds per caller count")
+    parser.add_argument("--cuda-graphs", action=argparse.BooleanOptionalAction, default=False,
+                        help="for --callers: replay recorded sampling passes (prior.cuda_graphs; CUDA only)")
     parser.add_argument("--batch-queries", type=int, default=4,
                         help="also time this many queries as separate calls vs one batched call (0 = skip)")
     args = parser.parse_args(argv)

@@ -106,7 +106,8 @@ def paired(guidance: float | torch.Tensor) -> bool:
 
 def cfg_pair(cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The condition twice along a new leading axis, and the mask that makes the second copy the null condition."""
-    keep = torch.tensor([True, False], device=cond.device).reshape([2] + [1] * cond.ndim)
+    # made on the device (not copied from the host), so a CUDA graph can record it (prior.cuda_graphs)
+    keep = (torch.arange(2, device=cond.device) == 0).reshape([2] + [1] * cond.ndim)
     return cond.unsqueeze(0).expand(2, *cond.shape), keep
 
 

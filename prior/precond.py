@@ -59,6 +59,7 @@ class EDMDenoiser(nn.Module):
         self.config = config
         self.sigma_data = config.resolved_sigma_data()
         self.net = PriorNetwork(config)
+        self._levels: dict[tuple, torch.Tensor] = {}  # noise-level tensors per schedule (_levels_tensor)
 
     def forward(
         self,
@@ -109,6 +110,19 @@ class EDMDenoiser(nn.Module):
             conditioning = self.net.conditioning(as_sigma(c_noise, x), cond, cond_mask)
         return c_skip, c_out, c_in, conditioning
 
+    def _levels_tensor(self, levels: list[float], ref: torch.Tensor) -> torch.Tensor:
+        """The noise levels as a tensor on ``ref``'s device, made once per schedule and kept: a CUDA graph cannot
+        record a host-to-device copy (prior.cuda_graphs), and a sampler uses a handful of schedules."""
+        key = (ref.device, ref.dtype, tuple(levels))
+        sigma = self._levels.get(key)
+        if sigma is None:
+            with torch.inference_mode(False):  # an ordinary tensor, usable later with or without autograd
+                sigma = torch.tensor(levels, dtype=ref.dtype, device=ref.device)
+            if len(self._levels) >= 64:
+                self._levels.clear()
+            self._levels[key] = sigma
+        return sigma
+
     def conditioning(
         self, sigmas: Sequence[float], cond: torch.Tensor | None, cond_mask: torch.Tensor | None = None
     ) -> dict[float, Conditioning]:
@@ -122,7 +136,7 @@ class EDMDenoiser(nn.Module):
         if not levels:
             return {}
         ref = cond if cond is not None else self.net.null_cond
-        sigma = torch.tensor(levels, dtype=ref.dtype, device=ref.device)
+        sigma = self._levels_tensor(levels, ref)
         c_noise = edm_scalings(sigma, self.sigma_data)[3].reshape([-1] + [1] * (cond.ndim if cond is not None else 1))
         if cond is not None:  # a new leading dimension for the noise levels
             cond = cond.unsqueeze(0)

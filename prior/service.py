@@ -26,6 +26,7 @@ import torch
 from prior.baseline import RegressionNetwork
 from prior.checkpoint import Checkpoint, load_checkpoint
 from prior.config import SamplingConfig
+from prior.cuda_graphs import GraphedPass
 from prior.guidance import STEER_SCHEDULES, guided_denoiser
 from prior.precond import EDMDenoiser
 from prior.sampling import SAMPLERS, draws_noise, karras_sigmas, run_sampler, steps_for_nfe
@@ -137,7 +138,7 @@ class _LoadedModel:
         device: str | None = None,
         expect_cond_space: EmbeddingSpace | None = None,
         expect_music_space: EmbeddingSpace | None = None,
-        **options: str,
+        **options: object,
     ):
         """Load a checkpoint of this class's kind, its spaces checked; ``options`` go to the constructor."""
         ckpt = load_checkpoint(checkpoint_dir, expect_cond_space, expect_music_space, expect_kind=cls.kind)
@@ -149,8 +150,11 @@ class PriorSampler(_LoadedModel):
 
     kind = "diffusion"
 
-    def __init__(self, checkpoint: Checkpoint, device: str | None = None, dtype: str = "float32"):
-        """``dtype``: what the network's per-seed MLP computes in (:func:`trunk_dtype`; ``auto`` picks)."""
+    def __init__(self, checkpoint: Checkpoint, device: str | None = None, dtype: str = "float32",
+                 cuda_graphs: bool = False):
+        """``dtype``: what the network's per-seed MLP computes in (:func:`trunk_dtype`; ``auto`` picks).
+        ``cuda_graphs``: replay recorded sampling passes on a CUDA device (:mod:`prior.cuda_graphs`); ignored
+        elsewhere."""
         if checkpoint.kind != "diffusion":
             raise ValueError(f"{checkpoint.path}: a {checkpoint.kind} checkpoint cannot be sampled (RegressionModel)")
         self.checkpoint = checkpoint
@@ -160,6 +164,7 @@ class PriorSampler(_LoadedModel):
         self.defaults: SamplingConfig = checkpoint.sampling_config()
         self.denoiser = _freeze(checkpoint.load_into(EDMDenoiser(checkpoint.network)), self.device)
         self.denoiser.net.trunk_to(trunk_dtype(dtype, self.device))
+        self.graphs = GraphedPass() if cuda_graphs and self.device.type == "cuda" else None
 
     @property
     def dtype(self) -> torch.dtype:
@@ -275,28 +280,25 @@ class PriorSampler(_LoadedModel):
             raise ValueError("queries of one run must share n_seeds, sampler, steps and steering (RunSettings)")
         if len(queries) > 1 and not all(self.can_batch(q) for q in queries):
             raise ValueError(f"sampler {settings.sampler!r} draws noise while sampling: run its queries one by one")
-        cfg = self.defaults
         cond = torch.cat([q.cond for q in queries])
         x = torch.cat([q.noise for q in queries])
         guidance: float | torch.Tensor = queries[0].guidance
         if any(q.guidance != guidance for q in queries):  # per-query CFG weights, broadcast over seeds and dims
             guidance = torch.tensor([q.guidance for q in queries for _ in range(q.rows)],
                                     dtype=x.dtype, device=x.device).reshape(-1, 1, 1)
-        steer = []
+        inputs = {"cond": cond, "x": x, "guidance": guidance}
         if settings.steered:
-            steer = [(torch.cat([q.direction.expand(q.rows, 1, -1) for q in queries]), 1.0)]
+            inputs["direction"] = torch.cat([q.direction.expand(q.rows, 1, -1) for q in queries])
+        cfg = self.defaults
         sigmas = karras_sigmas(settings.steps, cfg.sigma_min, cfg.sigma_max, cfg.rho)
-        denoise = guided_denoiser(
-            self.denoiser, cond, guidance=guidance, steer=steer, steer_schedule=settings.steer_schedule,
-            sigma_data=self.sigma_data, sigmas=sigmas.tolist(),
-        )
         # Steering's gradient is the network's hand-written VJP (prior.guidance), not autograd: inference_mode works.
         with torch.inference_mode():
-            x0 = run_sampler(
-                settings.sampler, denoise, x, sigmas, queries[0].generator,
-                churn=cfg.churn, churn_sigma_min=cfg.churn_sigma_min, churn_sigma_max=cfg.churn_sigma_max,
-                s_noise=cfg.s_noise,
-            )
+            if self.graphs is not None and self.can_batch(queries[0]):
+                if not isinstance(guidance, torch.Tensor):  # one recording serves every guidance weight
+                    inputs["guidance"] = torch.full((x.shape[0], 1, 1), guidance, dtype=x.dtype, device=x.device)
+                x0 = self.graphs.run((settings, x.shape[0]), inputs, lambda t: self._pass(settings, t, sigmas, None))
+            else:
+                x0 = self._pass(settings, inputs, sigmas, queries[0].generator)
             seeds = _normalise(x0).float().cpu().numpy()
         out, start = [], 0
         for q in queries:
@@ -304,6 +306,23 @@ class PriorSampler(_LoadedModel):
             out.append(part[0] if q.single else part)
             start += q.rows
         return out
+
+    def _pass(self, settings: RunSettings, inputs: dict[str, torch.Tensor | float], sigmas: torch.Tensor,
+              generator: torch.Generator | None) -> torch.Tensor:
+        """One sampling pass over the batch in ``inputs`` (cond, x, guidance, optional direction): the part that
+        :mod:`prior.cuda_graphs` records, so it makes no host-device copies of its own."""
+        cfg = self.defaults
+        direction = inputs.get("direction")
+        denoise = guided_denoiser(
+            self.denoiser, inputs["cond"], guidance=inputs["guidance"],
+            steer=[(direction, 1.0)] if direction is not None else [], steer_schedule=settings.steer_schedule,
+            sigma_data=self.sigma_data, sigmas=sigmas.tolist(),
+        )
+        return run_sampler(
+            settings.sampler, denoise, inputs["x"], sigmas, generator,
+            churn=cfg.churn, churn_sigma_min=cfg.churn_sigma_min, churn_sigma_max=cfg.churn_sigma_max,
+            s_noise=cfg.s_noise,
+        )
 
 
 class RegressionModel(_LoadedModel):

@@ -62,6 +62,13 @@ def dtype() -> str:
     return _setting("PRIOR_DTYPE") or "auto"
 
 
+def cuda_graphs() -> bool:
+    """``PRIOR_CUDA_GRAPHS`` from settings or the environment: replay recorded sampling passes on a CUDA device
+    (:mod:`prior.cuda_graphs`; ~4-5x faster passes on an H100, same seeds). Off by default; ignored on CPU."""
+    value = _setting("PRIOR_CUDA_GRAPHS", "0")
+    return value if isinstance(value, bool) else str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
 def reset() -> None:
     """Forget every loaded model (tests, or after replacing the checkpoint on disk)."""
     with _lock:
@@ -94,7 +101,8 @@ def _load_prior():
         raise PriorNotReady(f"PRIOR_DTYPE must be one of {', '.join(TRUNK_DTYPES)}, got {dtype()!r}")
     expected = catalog_space()
     try:
-        sampler = PriorSampler.load(path, device=device(), expect_music_space=expected, dtype=dtype())
+        sampler = PriorSampler.load(path, device=device(), expect_music_space=expected, dtype=dtype(),
+                                    cuda_graphs=cuda_graphs())
     except SpaceMismatchError as exc:
         raise PriorNotReady(
             f"the prior at {path} does not fit the catalog ({exc}); train a prior on the catalog's space "
@@ -104,8 +112,8 @@ def _load_prior():
         raise PriorNotReady(f"cannot load the prior at {path}: {exc}") from None
     if sampler.device.type == "cpu":
         _limit_cpu_threads()
-    log.info("loaded prior %s on %s, %s (cond %s, music %s)", path, sampler.device, sampler.dtype,
-             sampler.cond_space.name, sampler.music_space.name)
+    log.info("loaded prior %s on %s, %s (cond %s, music %s)%s", path, sampler.device, sampler.dtype,
+             sampler.cond_space.name, sampler.music_space.name, ", CUDA graphs" if sampler.graphs else "")
     return sampler
 
 

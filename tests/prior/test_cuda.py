@@ -92,3 +92,21 @@ def test_checkpoint_trained_on_cuda_samples_on_cpu_like_on_cuda(cuda_checkpoint)
         expected = on_cpu(x, 0.4, cond)
         got = on_gpu(x.to(DEVICE), 0.4, cond.to(DEVICE)).cpu()
     assert torch.allclose(got, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("steered", [False, True])
+def test_recorded_passes_replay_the_eager_seeds(cuda_checkpoint, steered):
+    """prior.cuda_graphs: one recording per (settings, batch size), whatever the guidance weights; same seeds."""
+    eager = PriorSampler.load(cuda_checkpoint, device=DEVICE)
+    graphed = PriorSampler.load(cuda_checkpoint, device=DEVICE, cuda_graphs=True)
+    assert eager.graphs is None and graphed.graphs is not None
+    steer = [(np.eye(MUSIC_DIM, dtype=np.float32)[0], 0.5)] if steered else ()
+    batches = [[(2, None)], [(3, 2.0)], [(1, None), (4, 2.0), (5, 0.5)], [(0, 0.0)]]  # (condition, guidance)
+    for batch in batches:
+        def prepared(sampler, batch=batch):
+            return [sampler.prepare(np.eye(COND_DIM, dtype=np.float32)[c], 8, w, steer, seed=i)
+                    for i, (c, w) in enumerate(batch)]
+
+        for got, want in zip(graphed.run(prepared(graphed)), eager.run(prepared(eager)), strict=True):
+            np.testing.assert_allclose(got, want, atol=1e-5)
+    assert graphed.graphs.recorded == 2  # batch size 1 (three guidance weights) and batch size 3

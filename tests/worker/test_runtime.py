@@ -168,3 +168,17 @@ def test_unknown_prior_dtype_is_not_ready_with_the_choices(served_prior, setting
         runtime.get_prior()
     ok, detail = runtime.readiness()
     assert not ok and "PRIOR_DTYPE" in detail
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, False), ("0", False), ("1", True), ("yes", True),
+                                                 (True, True), (False, False)])
+def test_cuda_graphs_setting(settings, monkeypatch, value, expected):
+    from worker import runtime
+
+    monkeypatch.delenv("PRIOR_CUDA_GRAPHS", raising=False)
+    if value is None:
+        if hasattr(settings, "PRIOR_CUDA_GRAPHS"):
+            del settings.PRIOR_CUDA_GRAPHS
+    else:
+        settings.PRIOR_CUDA_GRAPHS = value
+    assert runtime.cuda_graphs() is expected
