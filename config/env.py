@@ -15,9 +15,14 @@ from django.core.exceptions import ImproperlyConfigured
 T = TypeVar("T")
 
 
+def truthy(value: str) -> bool:
+    """Whether a flag's text means on: ``1``, ``true``, ``yes`` or ``on`` (any case, spaces ignored)."""
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
 def env_bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
-    return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
+    return default if value is None else truthy(value)
 
 
 def env_list(name: str, default: str) -> list[str]:

@@ -24,6 +24,7 @@ from typing import Any
 
 from django.conf import settings
 
+from config.env import truthy
 from worker.errors import PriorNotReady
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def cuda_graphs() -> bool:
     """``PRIOR_CUDA_GRAPHS`` from settings or the environment: replay recorded sampling passes on a CUDA device
     (:mod:`prior.cuda_graphs`; ~4-5x faster passes on an H100, same seeds). Off by default; ignored on CPU."""
     value = _setting("PRIOR_CUDA_GRAPHS", "0")
-    return value if isinstance(value, bool) else str(value).strip().lower() in {"1", "true", "yes", "on"}
+    return value if isinstance(value, bool) else truthy(str(value))
 
 
 def reset() -> None:
