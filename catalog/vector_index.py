@@ -3,7 +3,7 @@
 Each embedding space gets a partial index ``USING hnsw ((vector::halfvec(dim)) halfvec_ip_ops) WHERE space_id = id``:
 the graph holds the vectors in half precision. Why: for 100k 384-d tracks the (m = 16) index was 123 MB instead of
 215 MB (what has to stay in ``shared_buffers`` for fast searches; bench/catalog.py), and a 16-seed playlist search
-cost Postgres ~13 % less CPU with the same playlists (bench/playlist_quality.py; README, catalog section). Only
+cost Postgres ~13 % less CPU with the same playlists (bench/playlist_quality.py; docs/performance.md). Only
 the graph walk is approximate: scores, the ranking after it and the exact search use the float32 vectors.
 
 The graph has m = 8 neighbours per layer (pgvector's default is 16). Why: a search's cost is loading the elements
