@@ -42,6 +42,8 @@ DEFAULTS: dict[str, Any] = {
     "RECOMMEND_STEER_SKIPPED_K": 0.05,
     # Sampling seed of every playlist; None draws a fresh one per playlist (stored in its params either way).
     "RECOMMEND_RNG_SEED": None,
+    # `manage.py purge_sessions` deletes sessions idle (no steer or feedback) for longer than this many days.
+    "RECOMMEND_SESSION_RETENTION_DAYS": 30,
 }
 
 

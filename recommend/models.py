@@ -50,6 +50,7 @@ class Session(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["updated_at"], name="session_updated_at")]  # retention: idle sessions
 
     def __str__(self) -> str:
         return f"session {self.id}"
