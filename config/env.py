@@ -8,6 +8,7 @@ bare ``ValueError`` from ``int()`` or a 500 at the first request that reads it.
 from __future__ import annotations
 
 import os
+import re
 from typing import TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
@@ -27,6 +28,21 @@ def env_bool(name: str, default: bool) -> bool:
 
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+ORIGIN = re.compile(r"^https?://[^/\s]+$")
+
+
+def env_origins(name: str) -> list[str]:
+    """Comma-separated web origins (``https://app.example.com``, ``http://localhost:3000``): scheme and host,
+    no path. A browser sends exactly that in its ``Origin`` header, so anything else would silently never match."""
+    origins = env_list(name, "")
+    bad = [origin for origin in origins if not ORIGIN.match(origin)]
+    if bad:
+        raise ImproperlyConfigured(
+            f"{name}: {bad[0]!r} is not an origin; write scheme://host[:port] without a path, e.g. https://app.example.com"
+        )
+    return origins
 
 
 def env_value(name: str, default: T, kind: type | None = None) -> T:

@@ -42,3 +42,24 @@ def test_flags_and_none_defaults_need_the_right_parser():
     with pytest.raises(TypeError, match="pass kind"):
         env_value("SOME_SEED", None)
     assert env_value("SOME_UNSET_SEED", None, int) is None
+
+
+@pytest.mark.parametrize("value", ["app.example.com", "https://app.example.com/", "https://app.example.com/path",
+                                   "ftp://app.example.com"])
+def test_a_cors_origin_must_be_scheme_and_host(monkeypatch, value):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from config.env import env_origins
+
+    monkeypatch.setenv("CORS_ALLOWED_ORIGINS", f"http://localhost:3000, {value}")
+    with pytest.raises(ImproperlyConfigured, match=r"CORS_ALLOWED_ORIGINS: .* is not an origin; write scheme://host"):
+        env_origins("CORS_ALLOWED_ORIGINS")
+
+
+def test_cors_origins_are_a_trimmed_list(monkeypatch):
+    from config.env import env_origins
+
+    monkeypatch.setenv("CORS_ALLOWED_ORIGINS", " https://app.example.com ,http://localhost:3000,")
+    assert env_origins("CORS_ALLOWED_ORIGINS") == ["https://app.example.com", "http://localhost:3000"]
+    monkeypatch.delenv("CORS_ALLOWED_ORIGINS")
+    assert env_origins("CORS_ALLOWED_ORIGINS") == []
