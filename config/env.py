@@ -45,6 +45,18 @@ def env_origins(name: str) -> list[str]:
     return origins
 
 
+def cache_config(url: str) -> dict:
+    """Django's default cache for ``CACHE_URL``: Redis (``redis://``, ``rediss://``) when set, else this process's
+    memory. Why it matters: the API's per-client throttles count in this cache, and a per-process count lets each
+    gunicorn worker (and each container) grant the full rate again."""
+    url = url.strip()
+    if not url:
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    if not url.startswith(("redis://", "rediss://")):
+        raise ImproperlyConfigured(f"CACHE_URL={url!r} is not a Redis URL; write redis://host:6379/1 or unset it")
+    return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+
+
 def env_value(name: str, default: T, kind: type | None = None) -> T:
     """``name``'s value parsed as ``kind`` (default: the type of ``default``); ``default`` when unset or blank."""
     kind = kind or type(default)

@@ -13,7 +13,7 @@ import dj_database_url
 from corsheaders.defaults import default_headers
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_list, env_origins, env_value
+from config.env import cache_config, env_bool, env_list, env_origins, env_value
 
 # Idle OpenMP threads must sleep, not spin: on shared CPU cores spinning made one prior query 10x slower
 # (docs/prior-model.md). Set before anything imports torch.
@@ -138,10 +138,15 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
-    "DEFAULT_THROTTLE_RATES": {
+    "DEFAULT_THROTTLE_RATES": {  # per client IP, counted in the default cache (below)
         "from_image": os.environ.get("THROTTLE_FROM_IMAGE", "120/minute"),
+        "steer": os.environ.get("THROTTLE_STEER", "120/minute"),
     },
 }
+
+# The throttles count in the default cache: shared by every process and container when CACHE_URL names a Redis
+# (docker-compose does); this process's memory otherwise (each gunicorn worker then counts on its own).
+CACHES = {"default": cache_config(os.environ.get("CACHE_URL", ""))}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Diff4Steer music recommender API",

@@ -1,4 +1,4 @@
-"""Throttling of playlist creation per client (the expensive, anonymous endpoint)."""
+"""Throttling per client of the endpoints that sample the prior: playlist creation (anonymous) and re-steering."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 
 
-class FromImageThrottle(ScopedRateThrottle):
-    """DRF's scoped throttle (scope ``from_image``, rate from ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]``), but
-    reading the rate at request time: DRF's class freezes it at import, which tests and live reconfiguration miss.
-    Clients are told apart by IP address (set ``NUM_PROXIES`` behind a proxy)."""
+class SamplingThrottle(ScopedRateThrottle):
+    """DRF's scoped throttle (the view's ``throttle_scope``: ``from_image`` or ``steer``; rates from
+    ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]``), but reading the rate at request time: DRF's class freezes it at
+    import, which tests and live reconfiguration miss. Clients are told apart by IP address (set ``NUM_PROXIES``
+    behind a proxy); counts live in the default cache (``CACHE_URL``)."""
 
     def get_rate(self) -> str | None:
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)

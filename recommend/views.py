@@ -29,7 +29,7 @@ from recommend.serializers import (
 from recommend.services.feedback import record_feedback
 from recommend.services.playlist import playlist_from_image
 from recommend.services.steering import steer_session
-from recommend.throttles import FromImageThrottle
+from recommend.throttles import SamplingThrottle
 
 FORM_OVERHEAD_BYTES = 64 * 1024  # multipart boundaries and the small form fields beside the image
 
@@ -76,7 +76,7 @@ class AnonymousApi(APIView):
 
 
 class PlaylistFromImageApi(AnonymousApi):
-    throttle_classes = (FromImageThrottle,)
+    throttle_classes = (SamplingThrottle,)
     throttle_scope = "from_image"
     parser_classes = (MultiPartParser, FormParser, JSONParser)
 
@@ -115,6 +115,8 @@ class PlaylistFromImageApi(AnonymousApi):
 
 
 class SessionSteerApi(AnonymousApi):
+    throttle_classes = (SamplingThrottle,)
+    throttle_scope = "steer"
     parser_classes = (JSONParser,)
 
     @extend_schema(
@@ -122,7 +124,7 @@ class SessionSteerApi(AnonymousApi):
         summary="Re-steer a session with tags: the next playlist version",
         parameters=[TOKEN_PARAM],
         request=SteerInputSerializer,
-        responses={201: SteerOutputSerializer, **error_responses(400, 403, 404, 503)},
+        responses={201: SteerOutputSerializer, **error_responses(400, 403, 404, 429, 503)},
     )
     def post(self, request: Request, session_id: str) -> Response:
         session = get_session(session_id)

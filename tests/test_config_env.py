@@ -63,3 +63,15 @@ def test_cors_origins_are_a_trimmed_list(monkeypatch):
     assert env_origins("CORS_ALLOWED_ORIGINS") == ["https://app.example.com", "http://localhost:3000"]
     monkeypatch.delenv("CORS_ALLOWED_ORIGINS")
     assert env_origins("CORS_ALLOWED_ORIGINS") == []
+
+
+def test_cache_url_picks_the_cache_the_throttles_count_in():
+    from django.core.exceptions import ImproperlyConfigured
+
+    from config.env import cache_config
+
+    assert cache_config("")["BACKEND"].endswith("LocMemCache")
+    assert cache_config(" redis://redis:6379/1 ") == {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://redis:6379/1"}
+    with pytest.raises(ImproperlyConfigured, match="CACHE_URL='memcached://m:11211' is not a Redis URL"):
+        cache_config("memcached://m:11211")

