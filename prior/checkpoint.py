@@ -70,9 +70,29 @@ class Checkpoint:
 
 
 def _write_atomic(path: Path, write) -> None:
+    """``write(tmp)``, then rename into place; the file gets the usual permissions (0666 less the umask).
+
+    Why the chmod: safetensors creates its file readable by its owner only (0600), whatever the umask, so a
+    checkpoint trained by one user could not be read by a server running as another (a non-root container, a
+    shared model directory).
+    """
     tmp = path.with_name(path.name + ".tmp")
     write(tmp)
+    os.chmod(tmp, 0o666 & ~_umask())
     os.replace(tmp, path)
+
+
+def _umask() -> int:
+    """This process's umask: read from /proc on Linux (no change to it), else set and restored at once."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def save_checkpoint(

@@ -78,3 +78,17 @@ def test_tuned_sampling_defaults_are_recorded(tmp_path):
     assert cfg.guidance == 2.0 and cfg.steer_schedule == "sigma2"
     with pytest.raises(ValueError, match="unknown sampling"):
         update_sampling(ck, guidence=2.0)
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_files_get_the_usual_permissions_not_safetensors_0600(tmp_path, umask, mode):
+    """A server running as another user must be able to read a checkpoint (safetensors alone writes 0600)."""
+    import os
+
+    old = os.umask(umask)
+    try:
+        save(tmp_path / "ck")
+    finally:
+        os.umask(old)
+    for name in ("model.safetensors", "config.json"):
+        assert os.stat(tmp_path / "ck" / name).st_mode & 0o777 == mode, name
