@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
+
+log = logging.getLogger(__name__)
 
 
 class SamplingThrottle(ScopedRateThrottle):
@@ -14,3 +18,13 @@ class SamplingThrottle(ScopedRateThrottle):
 
     def get_rate(self) -> str | None:
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def allow_request(self, request, view) -> bool:
+        """DRF's check, failing open when the cache cannot be reached (a Redis restart): throttling protects the
+        service, it is not worth answering every request with a 500 while the counter is away."""
+        try:
+            return super().allow_request(request, view)
+        except Exception as exc:  # any cache backend's connection error; the request itself is fine
+            log.warning("throttle %s not applied: the cache is unavailable (%s: %s)", self.scope,
+                        type(exc).__name__, exc)
+            return True

@@ -41,3 +41,18 @@ def test_throttle_counts_are_kept_in_the_shared_cache(api, settings, redis_url):
     assert_error(api.post(URL, body, format="json"), 429, "throttled")
     store.flushdb()
     store.close()
+
+
+def test_an_unreachable_cache_lets_requests_through_with_a_warning(api, settings, caplog):
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.CACHES = {"default": cache_config(f"redis://127.0.0.1:{port}/1")}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"from_image": "1/minute"}}
+    body = {"image_embedding": list(np.full(48, 0.1)), "size": 2}
+    with caplog.at_level("WARNING", logger="recommend.throttles"):
+        assert api.post(URL, body, format="json").status_code == 201
+        assert api.post(URL, body, format="json").status_code == 201  # 1/minute, but nothing can count
+    assert "throttle from_image not applied: the cache is unavailable" in caplog.text
