@@ -5,12 +5,18 @@ Clients branch on ``code``, which is stable; ``message`` is for people; ``detail
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
+from rest_framework.views import exception_handler, set_rollback
+
+log = logging.getLogger(__name__)
+
+DATABASE_RETRY_AFTER_S = 5
 
 
 class ApiError(exceptions.APIException):
@@ -45,6 +51,8 @@ def error_body(code: str, message: str, details: Any = None) -> dict:
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, OperationalError | InterfaceError):
+        return database_unavailable(exc)
     response = exception_handler(exc, context)
     if response is None:
         return None
@@ -58,6 +66,16 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         body = error_body(code, str(detail))
     response.data = body
     return response
+
+
+def database_unavailable(exc: Exception) -> Response:
+    """503, not 500: the database is down, restarting, or gave up on this request (lock or statement timeout,
+    deadlock). The request is fine and may be retried; nothing it wrote is kept (its transaction rolls back)."""
+    set_rollback()
+    log.warning("database unavailable: %s: %s", type(exc).__name__, " ".join(str(exc).split())[:300])
+    body = error_body("database_unavailable", "The database cannot serve this request right now; try again shortly.")
+    return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                    headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
 
 
 def json_error(code: str, message: str, status_code: int) -> JsonResponse:
