@@ -194,6 +194,15 @@ def vectors_for(space: EmbeddingSpace | str, track_ids: Sequence[int]) -> np.nda
     return np.stack([np.asarray(rows[t], dtype=np.float32) for t in track_ids])
 
 
+def tracks_in_space(space: EmbeddingSpace | str, track_ids: Iterable[int]) -> set[int]:
+    """Which of ``track_ids`` still have a vector in ``space`` (tracks may be deleted or not yet re-embedded)."""
+    ids = list(track_ids)
+    if not ids:
+        return set()
+    rows = TrackEmbedding.objects.filter(space=get_space(space), track_id__in=ids)
+    return set(rows.values_list("track_id", flat=True))
+
+
 def tracks_by_id(track_ids: Iterable[int]) -> dict[int, Track]:
     return Track.objects.in_bulk(list(track_ids))
 

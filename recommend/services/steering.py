@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 
 from django.db import transaction
 
+from catalog.selectors import tracks_in_space
 from config.errors import ApiError
 from recommend import engine
 from recommend.models import MAX_TAGS, TAG_MAX_LENGTH, Playlist, Session, SteeringEvent
@@ -63,6 +64,21 @@ def check_current(session: Session) -> None:
         )
 
 
+def rated_tracks_still_listed(session: Session) -> tuple[list[int], list[int]]:
+    """The session's liked (unless skipped later) and skipped tracks that are still in the catalog's space.
+
+    A catalog admin may delete a track someone rated, or re-embed the catalog without it: its vector is gone, so it
+    can neither steer nor be kept. The session keeps the ids (its history); the next versions go on without them.
+    """
+    from django.conf import settings
+
+    skipped_set = set(session.skipped)
+    rated = [t for t in session.liked if t not in skipped_set] + list(session.skipped)
+    listed = tracks_in_space(settings.CATALOG_SPACE, rated) if rated else set()
+    liked = [t for t in session.liked if t not in skipped_set and t in listed]
+    return liked, [t for t in session.skipped if t in listed]
+
+
 def steer_session(session: Session, tags: Sequence[str] = (), avoid: Sequence[str] = ()) -> Playlist:
     """Add ``tags`` / ``avoid`` to the session's steering state and store the next playlist version."""
     tags, avoid = clean_tags(tags), clean_tags(avoid, field="avoid")
@@ -75,10 +91,9 @@ def steer_session(session: Session, tags: Sequence[str] = (), avoid: Sequence[st
         check_current(session)
         session.tags = _accumulate(session.tags, tags, avoid, limit)
         session.avoid = _accumulate(session.avoid, avoid, tags, limit)
-        liked = [t for t in session.liked if t not in set(session.skipped)]
-        state = SteeringState(
-            tags=tuple(session.tags), avoid=tuple(session.avoid), liked=tuple(liked), skipped=tuple(session.skipped)
-        )
+        liked, skipped = rated_tracks_still_listed(session)
+        state = SteeringState(tags=tuple(session.tags), avoid=tuple(session.avoid), liked=tuple(liked),
+                              skipped=tuple(skipped))
         params = session.params or {}
         size = int(params.get("size", 20))
         latest, served = served_so_far(session)

@@ -95,3 +95,22 @@ def test_session_history_lists_events_and_versions(api, catalog):
     assert playlist.status_code == 200
     assert playlist.json()["version"] == 2 and playlist.json()["session"] == session_id
     assert len(playlist.json()["items"]) == 5
+
+
+def test_rated_tracks_removed_from_the_catalog_are_ignored(api, catalog):
+    """A catalog admin may delete a track someone liked or skipped: the next steer goes on without it."""
+    from catalog.models import Track
+
+    session_id, token, first = start(api, size=6)
+    liked, skipped, kept = (item["track"]["id"] for item in first["items"][:3])
+    response = api.post(f"/api/sessions/{session_id}/feedback", {"liked": [liked, kept], "skipped": [skipped]},
+                        format="json", HTTP_X_SESSION_TOKEN=token)
+    assert response.status_code == 200
+    Track.objects.filter(pk__in=[liked, skipped]).delete()  # its vectors and served items go with it
+
+    response = steer(api, session_id, token, tags=["jazz"])
+
+    assert response.status_code == 201, response.content[:300]
+    ids = [item["track"]["id"] for item in response.json()["playlist"]["items"]]
+    assert kept in ids and liked not in ids and skipped not in ids
+    assert len(ids) == 6
