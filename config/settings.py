@@ -29,6 +29,17 @@ if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set when DATABASE_URL points at a production database")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 
+# Behind a reverse proxy (TLS terminated in front of gunicorn): how many proxies to trust for the client's address
+# (X-Forwarded-For; the per-client throttles would otherwise count every client as the proxy), whether to trust its
+# X-Forwarded-Proto for https, and the https origins the admin's login form is posted from.
+# 0, not DRF's None: with None DRF takes the WHOLE X-Forwarded-For as the client, which any client can rewrite at will.
+NUM_PROXIES = env_value("NUM_PROXIES", 0)
+if NUM_PROXIES < 0:
+    raise ImproperlyConfigured(f"NUM_PROXIES must be 0 or more, got {NUM_PROXIES}")
+if env_bool("TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+CSRF_TRUSTED_ORIGINS = env_origins("CSRF_TRUSTED_ORIGINS")
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -138,6 +149,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
+    "NUM_PROXIES": NUM_PROXIES,  # 0: REMOTE_ADDR is the client, X-Forwarded-For is ignored
     "DEFAULT_THROTTLE_RATES": {  # per client IP, counted in the default cache (below)
         "from_image": os.environ.get("THROTTLE_FROM_IMAGE", "120/minute"),
         "steer": os.environ.get("THROTTLE_STEER", "120/minute"),

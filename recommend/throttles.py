@@ -13,8 +13,9 @@ log = logging.getLogger(__name__)
 class SamplingThrottle(ScopedRateThrottle):
     """DRF's scoped throttle (the view's ``throttle_scope``: ``from_image`` or ``steer``; rates from
     ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]``), but reading the rate at request time: DRF's class freezes it at
-    import, which tests and live reconfiguration miss. Clients are told apart by IP address (set ``NUM_PROXIES``
-    behind a proxy); counts live in the default cache (``CACHE_URL``)."""
+    import, which tests and live reconfiguration miss. Clients are told apart by IP address (``NUM_PROXIES``, 0 by
+    default: X-Forwarded-For is trusted only behind that many proxies); counts live in the default cache
+    (``CACHE_URL``)."""
 
     def get_rate(self) -> str | None:
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)

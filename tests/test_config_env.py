@@ -75,3 +75,30 @@ def test_cache_url_picks_the_cache_the_throttles_count_in():
         "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://redis:6379/1"}
     with pytest.raises(ImproperlyConfigured, match="CACHE_URL='memcached://m:11211' is not a Redis URL"):
         cache_config("memcached://m:11211")
+
+
+def settings_in_subprocess(env: dict[str, str], expression: str) -> subprocess.CompletedProcess:
+    base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none", "SECRET_KEY": "test"}
+    code = f"from django.conf import settings; print({expression})"
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**base, **env}, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_reverse_proxy_settings_come_from_the_environment():
+    result = settings_in_subprocess(
+        {"NUM_PROXIES": "1", "TRUST_X_FORWARDED_PROTO": "1", "CSRF_TRUSTED_ORIGINS": "https://admin.example.com"},
+        "settings.REST_FRAMEWORK['NUM_PROXIES'], settings.SECURE_PROXY_SSL_HEADER, settings.CSRF_TRUSTED_ORIGINS")
+    assert result.stdout.strip() == "1 ('HTTP_X_FORWARDED_PROTO', 'https') ['https://admin.example.com']"
+    result = settings_in_subprocess({}, "settings.REST_FRAMEWORK['NUM_PROXIES'], settings.SECURE_PROXY_SSL_HEADER")
+    assert result.stdout.strip() == "0 None"  # not DRF's None, which trusts any X-Forwarded-For
+
+
+@pytest.mark.parametrize(("variable", "value", "message"), [
+    ("NUM_PROXIES", "-1", "NUM_PROXIES must be 0 or more, got -1"),
+    ("NUM_PROXIES", "one", "NUM_PROXIES='one' is not a valid int"),
+    ("CSRF_TRUSTED_ORIGINS", "admin.example.com", "CSRF_TRUSTED_ORIGINS: 'admin.example.com' is not an origin"),
+])
+def test_bad_reverse_proxy_settings_stop_the_process(variable, value, message):
+    result = settings_in_subprocess({variable: value}, "settings.DEBUG")
+    assert result.returncode != 0 and message in result.stderr
