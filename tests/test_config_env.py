@@ -102,3 +102,17 @@ def test_reverse_proxy_settings_come_from_the_environment():
 def test_bad_reverse_proxy_settings_stop_the_process(variable, value, message):
     result = settings_in_subprocess({variable: value}, "settings.DEBUG")
     assert result.returncode != 0 and message in result.stderr
+
+
+def test_https_only_makes_the_deploy_checks_clean():
+    env = {"HTTPS_ONLY": "1", "SECURE_HSTS_SECONDS": "31536000", "SECURE_HSTS_INCLUDE_SUBDOMAINS": "1",
+           "SECURE_HSTS_PRELOAD": "1", "SECRET_KEY": "k" * 60 + "-Zq8$x"}
+    base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"}
+    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=ROOT,
+                            env={**base, **env}, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "no issues" in result.stdout
+    without = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=ROOT,
+                             env={**base, "SECRET_KEY": env["SECRET_KEY"]}, capture_output=True, text=True, timeout=120)
+    assert without.returncode != 0 and "SESSION_COOKIE_SECURE" in without.stderr
