@@ -42,6 +42,9 @@ DEFAULTS: dict[str, Any] = {
     "RECOMMEND_STEER_SKIPPED_K": 0.05,
     # Sampling seed of every playlist; None draws a fresh one per playlist (stored in its params either way).
     "RECOMMEND_RNG_SEED": None,
+    # Playlist versions one session may have; a steer beyond it is a 409 `session_full` (start a new session). Each
+    # steer excludes every track served before, so a longer session searches an ever larger exclusion list.
+    "RECOMMEND_MAX_VERSIONS": 100,
     # `manage.py purge_sessions` deletes sessions idle (no steer or feedback) for longer than this many days.
     "RECOMMEND_SESSION_RETENTION_DAYS": 30,
 }

@@ -124,7 +124,7 @@ class SessionSteerApi(AnonymousApi):
         summary="Re-steer a session with tags: the next playlist version",
         parameters=[TOKEN_PARAM],
         request=SteerInputSerializer,
-        responses={201: SteerOutputSerializer, **error_responses(400, 403, 404, 429, 503)},
+        responses={201: SteerOutputSerializer, **error_responses(400, 403, 404, 409, 429, 503)},
     )
     def post(self, request: Request, session_id: str) -> Response:
         session = get_session(session_id)

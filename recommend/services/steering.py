@@ -15,7 +15,7 @@ from django.db import transaction
 
 from catalog.selectors import tracks_in_space
 from config.errors import ApiError
-from recommend import engine
+from recommend import conf, engine
 from recommend.models import MAX_TAGS, TAG_MAX_LENGTH, Playlist, Session, SteeringEvent
 from recommend.selectors import get_session, served_so_far
 from recommend.services.playlist import compute_playlist, store_playlist, unavailable
@@ -64,6 +64,17 @@ def check_current(session: Session) -> None:
         )
 
 
+def check_room(latest_version: int) -> None:
+    """409 ``session_full`` once a session has ``RECOMMEND_MAX_VERSIONS`` versions: every steer excludes all tracks
+    served before, so each later one searches a longer exclusion list and a smaller remaining catalog."""
+    limit = int(conf.get("RECOMMEND_MAX_VERSIONS"))
+    if latest_version >= limit:
+        raise ApiError(
+            f"This session has reached {limit} playlist versions; start a new session (from-image) to go on.",
+            code="session_full", status_code=409, details={"max_versions": limit},
+        )
+
+
 def rated_tracks_still_listed(session: Session) -> tuple[list[int], list[int]]:
     """The session's liked (unless skipped later) and skipped tracks that are still in the catalog's space.
 
@@ -97,6 +108,7 @@ def steer_session(session: Session, tags: Sequence[str] = (), avoid: Sequence[st
         params = session.params or {}
         size = int(params.get("size", 20))
         latest, served = served_so_far(session)
+        check_room(latest)
         computed = compute_playlist(
             session.query_embedding,
             state,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recommend.models import SteeringEvent
+from recommend.models import Playlist, SteeringEvent
 from tests.recommend.test_from_image import upload
 
 TAG = "heavy metal, distorted electric guitar, aggressive"
@@ -114,3 +114,18 @@ def test_rated_tracks_removed_from_the_catalog_are_ignored(api, catalog):
     ids = [item["track"]["id"] for item in response.json()["playlist"]["items"]]
     assert kept in ids and liked not in ids and skipped not in ids
     assert len(ids) == 6
+
+
+def test_a_session_is_full_after_max_versions(api, catalog, settings):
+    settings.RECOMMEND_MAX_VERSIONS = 2
+    session_id, token, _ = start(api, size=3)
+    assert steer(api, session_id, token, tags=["jazz"]).status_code == 201
+    versions = Playlist.objects.filter(session_id=session_id).count()
+
+    response = steer(api, session_id, token, tags=["calm"])
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "session_full"
+    assert response.json()["error"]["details"] == {"max_versions": 2}
+    assert Playlist.objects.filter(session_id=session_id).count() == versions == 2
+    assert not SteeringEvent.objects.filter(session_id=session_id, tags=["calm"]).exists()
