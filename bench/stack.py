@@ -37,6 +37,7 @@ def setup_env(pgdata: Path, checkpoint: Path) -> dict[str, str]:
         "EMBEDDED_PG_DIR": str(pgdata), "EMBEDDED_PG_DELETE_ON_EXIT": "0", "HNSW_EF_SEARCH": "100",
         "PRIOR_CHECKPOINT": str(checkpoint), "PRIOR_DEVICE": "cpu", "CATALOG_SPACE": "minilm-l6-v2",
         "THROTTLE_FROM_IMAGE": "100000000/minute", "THROTTLE_STEER": "100000000/minute",
+        "THROTTLE_FEEDBACK": "100000000/minute",
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "LOG_LEVEL": "WARNING", "DEBUG": "0",
     }

@@ -164,6 +164,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {  # per client IP, counted in the default cache (below)
         "from_image": os.environ.get("THROTTLE_FROM_IMAGE", "120/minute"),
         "steer": os.environ.get("THROTTLE_STEER", "120/minute"),
+        "feedback": os.environ.get("THROTTLE_FEEDBACK", "300/minute"),  # cheap, but each call stores an event
     },
 }
 

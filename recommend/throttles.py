@@ -1,8 +1,10 @@
-"""Throttling per client of the endpoints that sample the prior: playlist creation (anonymous) and re-steering."""
+"""Throttling per client of the session endpoints: playlist creation (anonymous) and re-steering, which sample the
+prior, and feedback, which stores an event per call."""
 
 from __future__ import annotations
 
 import logging
+import time
 
 from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
@@ -10,8 +12,8 @@ from rest_framework.throttling import ScopedRateThrottle
 log = logging.getLogger(__name__)
 
 
-class SamplingThrottle(ScopedRateThrottle):
-    """DRF's scoped throttle (the view's ``throttle_scope``: ``from_image`` or ``steer``; rates from
+class SessionThrottle(ScopedRateThrottle):
+    """DRF's scoped throttle (the view's ``throttle_scope``: ``from_image``, ``steer`` or ``feedback``; rates from
     ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]``), but reading the rate at request time: DRF's class freezes it at
     import, which tests and live reconfiguration miss. Clients are told apart by IP address (``NUM_PROXIES``, 0 by
     default: X-Forwarded-For is trusted only behind that many proxies); counts live in the default cache
@@ -26,6 +28,17 @@ class SamplingThrottle(ScopedRateThrottle):
         try:
             return super().allow_request(request, view)
         except Exception as exc:  # any cache backend's connection error; the request itself is fine
-            log.warning("throttle %s not applied: the cache is unavailable (%s: %s)", self.scope,
-                        type(exc).__name__, exc)
+            warn_cache_unavailable(self.scope, exc)
             return True
+
+
+_last_warning = [0.0]  # monotonic time of this process's last warning
+
+
+def warn_cache_unavailable(scope: str, exc: Exception, every_s: float = 60.0) -> None:
+    """One warning per process per ``every_s`` while the cache is away, not one per request."""
+    now = time.monotonic()
+    if now - _last_warning[0] >= every_s:
+        _last_warning[0] = now
+        log.warning("throttle %s not applied: the cache is unavailable (%s: %s); warning again in %.0f s at most",
+                    scope, type(exc).__name__, exc, every_s)

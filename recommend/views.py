@@ -29,7 +29,7 @@ from recommend.serializers import (
 from recommend.services.feedback import record_feedback
 from recommend.services.playlist import playlist_from_image
 from recommend.services.steering import steer_session
-from recommend.throttles import SamplingThrottle
+from recommend.throttles import SessionThrottle
 
 FORM_OVERHEAD_BYTES = 64 * 1024  # multipart boundaries and the small form fields beside the image
 
@@ -76,7 +76,7 @@ class AnonymousApi(APIView):
 
 
 class PlaylistFromImageApi(AnonymousApi):
-    throttle_classes = (SamplingThrottle,)
+    throttle_classes = (SessionThrottle,)
     throttle_scope = "from_image"
     parser_classes = (MultiPartParser, FormParser, JSONParser)
 
@@ -115,7 +115,7 @@ class PlaylistFromImageApi(AnonymousApi):
 
 
 class SessionSteerApi(AnonymousApi):
-    throttle_classes = (SamplingThrottle,)
+    throttle_classes = (SessionThrottle,)
     throttle_scope = "steer"
     parser_classes = (JSONParser,)
 
@@ -137,6 +137,8 @@ class SessionSteerApi(AnonymousApi):
 
 
 class SessionFeedbackApi(AnonymousApi):
+    throttle_classes = (SessionThrottle,)
+    throttle_scope = "feedback"
     parser_classes = (JSONParser,)
 
     @extend_schema(
@@ -144,7 +146,7 @@ class SessionFeedbackApi(AnonymousApi):
         summary="Like / skip served tracks (used at the next steer)",
         parameters=[TOKEN_PARAM],
         request=FeedbackInputSerializer,
-        responses={200: FeedbackOutputSerializer, **error_responses(400, 403, 404)},
+        responses={200: FeedbackOutputSerializer, **error_responses(400, 403, 404, 429)},
     )
     def post(self, request: Request, session_id: str) -> Response:
         session = get_session(session_id)

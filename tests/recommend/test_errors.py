@@ -166,6 +166,22 @@ def test_steer_is_throttled_per_client_and_stores_nothing(api, settings):
     cache.clear()
 
 
+def test_feedback_is_throttled_per_client_and_stores_nothing(api, settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    session_id, token, playlist = start(api, size=3)
+    track = playlist["items"][0]["track"]["id"]
+    rates = {"from_image": "100/minute", "feedback": "1/minute"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    url = f"/api/sessions/{session_id}/feedback"
+    assert api.post(url, {"liked": [track]}, format="json", HTTP_X_SESSION_TOKEN=token).status_code == 200
+    before = counts()
+    assert_error(api.post(url, {"skipped": [track]}, format="json", HTTP_X_SESSION_TOKEN=token), 429, "throttled")
+    assert counts() == before and Session.objects.get(pk=session_id).liked == [track]
+    cache.clear()
+
+
 def test_no_prior_is_503_and_stores_nothing(api, settings, tmp_path):
     settings.PRIOR_CHECKPOINT = str(tmp_path / "missing")
     engine.reset()
