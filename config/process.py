@@ -43,7 +43,8 @@ def prepare_serving_process(
     else:
         ready, detail = readiness(encoders, sampling_here=sampling_here)
         if ready:
-            log.info("warm-up: %s", detail)
+            exercised = exercise(encoders, sampling_here, log)
+            log.info("warm-up: %s%s", detail, "; one plain and one steered query run" if exercised else "")
         else:
             log.warning("warm-up: not ready yet (%s)", detail)
     connections.close_all()  # this thread serves no request; its connection would idle in Postgres
@@ -60,3 +61,19 @@ def log_batching(log: logging.Logger | None = None) -> None:
     if batcher is not None and batcher.runs:
         (log or logger).info("sampling: %d queries in %d passes (%.2f per pass)", batcher.queries, batcher.runs,
                              batcher.queries / batcher.runs)
+
+
+def exercise(encoders: bool, sampling_here: bool | None, log: logging.Logger) -> bool:
+    """Run the loaded models once (:func:`worker.runtime.exercise_models`) where this process samples; never
+    raises: a failure here is logged and left to the first request, which reports it properly."""
+    from worker.runtime import exercise_models
+    from worker.tasks import uses_broker
+
+    if not (sampling_here if sampling_here is not None else not uses_broker()):
+        return False
+    try:
+        exercise_models(encoders)
+    except Exception as exc:  # the models loaded; a request would hit the same error and answer it properly
+        log.warning("warm-up: exercising the models failed (%s: %s)", type(exc).__name__, exc)
+        return False
+    return True

@@ -23,6 +23,22 @@ def test_warms_the_models_and_freezes_the_heap(transactional_db, served_prior, s
     assert all(runtime._cache.get(key) is not None for key in ("prior", "image", "text"))
     assert gc.get_freeze_count() > 10_000  # Django, torch and the models, out of the collector's walks
     assert "warm-up: prior" in caplog.text
+    assert "one plain and one steered query run" in caplog.text  # the first request pays no first-call costs
+    batcher = runtime._cache.get("batcher")
+    assert batcher is None or batcher.queries == 0  # the warm-up queries are not traffic
+
+
+def test_a_failing_warm_up_query_is_logged_and_the_process_still_starts(transactional_db, served_prior, settings,
+                                                                        caplog, monkeypatch):
+    settings.IMAGE_ENCODER, settings.TEXT_ENCODER = "palette", "minilm"
+
+    def broken(encoders: bool = True) -> None:
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr("worker.runtime.exercise_models", broken)
+    with caplog.at_level(logging.INFO, logger="config.process"):
+        assert prepare_serving_process() is True
+    assert "exercising the models failed (RuntimeError: out of memory)" in caplog.text
 
 
 def test_not_ready_still_starts_and_says_why(transactional_db, settings, tmp_path, caplog):
