@@ -10,7 +10,8 @@ For each pool (``threads``, what docker-compose runs, and ``prefork``) and each 
 3. stop the worker.
 
 With the warm-up a prefork child loads the prior right after the fork, so a task sent the instant the parent says
-"ready" still waits for it: run with ``--delay 0`` to see that case.
+"ready" still waits for it: run with ``--delay 0`` to see that case. The first cell also pays for this process's own
+first round trip (its broker and result connections): compare the worker's log (``succeeded in``) when it matters.
 
 Run: ``python bench/worker_warm_up.py [--runs 2] [--delay 5]`` (default prior: var/models/demo-prior; needs
 ``make demo`` or a trained prior). Prints JSON; ``--out`` also writes it.
