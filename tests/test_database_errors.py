@@ -3,36 +3,24 @@ real Postgres lock timeout (another connection holds the table, as a migration w
 
 from __future__ import annotations
 
-import threading
 import uuid
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection, connections
 from rest_framework.test import APIClient
+
+from tests.conftest import held_in_another_transaction
 
 
 def test_a_lock_timeout_is_a_503_database_unavailable(db):
-    holding, release = threading.Event(), threading.Event()
-
     def migration_holding_the_table() -> None:
-        try:
-            with transaction.atomic(), connections["default"].cursor() as cursor:
-                cursor.execute("LOCK TABLE recommend_session IN ACCESS EXCLUSIVE MODE")
-                holding.set()
-                release.wait(30)
-        finally:
-            connections.close_all()
+        with connections["default"].cursor() as cursor:
+            cursor.execute("LOCK TABLE recommend_session IN ACCESS EXCLUSIVE MODE")
 
-    thread = threading.Thread(target=migration_holding_the_table)
-    thread.start()
-    try:
-        assert holding.wait(30)
+    with held_in_another_transaction(migration_holding_the_table):
         with connection.cursor() as cursor:
             cursor.execute("SET lock_timeout = '200ms'")
         response = APIClient().get(f"/api/sessions/{uuid.uuid4()}", HTTP_X_SESSION_TOKEN="token")
-    finally:
-        release.set()
-        thread.join(30)
 
     assert response.status_code == 503
     assert response["Retry-After"] == "5"

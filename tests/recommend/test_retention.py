@@ -3,20 +3,19 @@ batches; recent ones, tracks and sessions in use stay."""
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connections, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from catalog.models import Track
 from recommend.models import Playlist, PlaylistItem, Session, SteeringEvent, hash_token
 from recommend.services.retention import purge_sessions
+from tests.conftest import held_in_another_transaction
 
 TOKEN = "retention-test-token"
 
@@ -115,27 +114,12 @@ def committed_idle_sessions(django_db_blocker):
 
 def test_a_session_locked_by_a_request_is_skipped_not_waited_for(committed_idle_sessions, db):
     locked, other = committed_idle_sessions
-    holding, release = threading.Event(), threading.Event()
 
-    def steer_in_flight() -> None:  # what steer_session does: hold the session's row lock in a transaction
-        try:
-            with transaction.atomic():
-                Session.objects.select_for_update().get(pk=locked.pk)
-                holding.set()
-                release.wait(30)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=steer_in_flight)
-    thread.start()
-    try:
-        assert holding.wait(30)
+    # what steer_session does: hold the session's row lock in a transaction
+    with held_in_another_transaction(lambda: Session.objects.select_for_update().get(pk=locked.pk)):
         started = time.monotonic()
         report = purge_sessions(timedelta(days=30))
         waited = time.monotonic() - started
-    finally:
-        release.set()
-        thread.join(30)
 
     assert report.sessions == 1 and waited < 10
     assert set(Session.objects.values_list("pk", flat=True)) == {locked.pk}

