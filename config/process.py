@@ -35,15 +35,18 @@ def prepare_serving_process(
     from django.db import connections
 
     from worker.runtime import readiness
+    from worker.tasks import uses_broker
 
     log = log or logger
     ready = False
+    if sampling_here is None:
+        sampling_here = not uses_broker()
     if not settings.PRIOR_WARM_UP:
         log.info("warm-up: off (PRIOR_WARM_UP=0): the first request that needs the models loads them")
     else:
         ready, detail = readiness(encoders, sampling_here=sampling_here)
         if ready:
-            exercised = exercise(encoders, sampling_here, log)
+            exercised = sampling_here and exercise(encoders, log)
             log.info("warm-up: %s%s", detail, "; one plain and one steered query run" if exercised else "")
         else:
             log.warning("warm-up: not ready yet (%s)", detail)
@@ -63,14 +66,11 @@ def log_batching(log: logging.Logger | None = None) -> None:
                              batcher.queries / batcher.runs)
 
 
-def exercise(encoders: bool, sampling_here: bool | None, log: logging.Logger) -> bool:
-    """Run the loaded models once (:func:`worker.runtime.exercise_models`) where this process samples; never
-    raises: a failure here is logged and left to the first request, which reports it properly."""
+def exercise(encoders: bool, log: logging.Logger) -> bool:
+    """Run the loaded models once (:func:`worker.runtime.exercise_models`); never raises: a failure here is
+    logged and left to the first request, which reports it properly."""
     from worker.runtime import exercise_models
-    from worker.tasks import uses_broker
 
-    if not (sampling_here if sampling_here is not None else not uses_broker()):
-        return False
     try:
         exercise_models(encoders)
     except Exception as exc:  # the models loaded; a request would hit the same error and answer it properly
