@@ -14,6 +14,9 @@ every later run only checks and serves (seconds):
 
 Why a threaded in-process server and not gunicorn: the demo runs Celery tasks in-process, so one process that
 loads the models once and answers requests from threads is the simplest thing that behaves like production.
+The server is Django's own ``ThreadedWSGIServer``, which closes the request thread's database connections when
+the request ends: a thread per request that kept its connection (``CONN_MAX_AGE``) would hold one Postgres slot
+per request served until the server ran out of them (see :func:`demo_server`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ import contextlib
 import json
 import os
 import signal
-import socketserver
 import time
 from pathlib import Path
 
@@ -210,16 +212,12 @@ class Command(BaseCommand):
     # -- serving ---------------------------------------------------------------------------------------------
 
     def serve(self, host: str, port: int, images: dict[str, Path]) -> None:
-        from django.core.servers.basehttp import WSGIRequestHandler, WSGIServer, get_internal_wsgi_application
-
         if host not in settings.ALLOWED_HOSTS and "*" not in settings.ALLOWED_HOSTS:
             settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, host]  # so the printed URL is accepted
-        server_cls = type("DemoServer", (socketserver.ThreadingMixIn, WSGIServer), {"daemon_threads": True})
         try:
-            httpd = server_cls((host, port), WSGIRequestHandler, ipv6=":" in host)
+            httpd = demo_server(host, port)
         except OSError as exc:
             raise CommandError(f"cannot listen on {host}:{port} ({exc.strerror}); try PORT=8001 make demo") from None
-        httpd.set_app(get_internal_wsgi_application())
         self.print_examples(host, port, images)
 
         try:
@@ -288,6 +286,20 @@ class RememberingTextEncoder:
         if not texts:
             return self.base.encode_texts([])
         return np.stack([self.memory[t] for t in texts]).astype(np.float32)
+
+
+def demo_server(host: str, port: int):
+    """The demo's HTTP server, bound and ready for ``serve_forever()``: a thread per request, Django's app.
+
+    Django's ``ThreadedWSGIServer`` closes every database connection of a request's thread when the request ends
+    (``close_request``), so the number of Postgres connections is bounded by the requests in flight, not by the
+    requests served; a plain ``ThreadingMixIn`` server leaves one open per thread and exhausts the server's slots.
+    """
+    from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler, get_internal_wsgi_application
+
+    httpd = ThreadedWSGIServer((host, port), WSGIRequestHandler, ipv6=":" in host)
+    httpd.set_app(get_internal_wsgi_application())
+    return httpd
 
 
 def _interrupt(signum, frame):
