@@ -10,6 +10,7 @@ from pathlib import Path
 
 from prior.__main__ import main
 from prior.data.npz import load_pairs
+from tests.conftest import MUSICCAPS_CSV, require_data
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,8 +43,7 @@ def test_fetch_models_unknown_name_and_minilm(capsys):
 
 
 def test_make_demo_pairs_cli(tmp_path, capsys, minilm):
-    source = ROOT / ".." / "shared" / "data" / "musiccaps" / "musiccaps-public.csv"
-    with open(source, newline="", encoding="utf-8") as fh:
+    with open(require_data(MUSICCAPS_CSV), newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         fields, rows = reader.fieldnames, list(reader)
     picked = [r for r in rows if r["is_audioset_eval"] == "False"][:6] + [

@@ -14,7 +14,7 @@ from prior.encoders.base import TextEncoder
 from prior.encoders.demo_pairs import Mood, build_demo_pairs, mood_from_aspects, render_mood_image
 from prior.encoders.palette import PALETTE_SPACE, PaletteImageEncoder
 from prior.spaces import MINILM, EmbeddingSpace
-from tests.encoders.test_minilm import MUSICCAPS
+from tests.conftest import MUSICCAPS_CSV, require_data
 
 
 class HashText(TextEncoder):
@@ -56,9 +56,7 @@ def test_pictures_follow_the_mood():
 @pytest.fixture(scope="module")
 def small_csv(tmp_path_factory):
     """Real MusicCaps rows: 'sad' and 'happy' clips from both sides of the official split."""
-    if not MUSICCAPS.is_file():
-        pytest.skip(f"MusicCaps CSV not found at {MUSICCAPS}")
-    with open(MUSICCAPS, newline="", encoding="utf-8") as fh:
+    with open(require_data(MUSICCAPS_CSV), newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         fields, rows = reader.fieldnames, list(reader)
     picked = []

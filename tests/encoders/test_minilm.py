@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from prior.encoders import EncoderError, get_music_encoder
 from prior.encoders.demo_pairs import read_musiccaps
 from prior.spaces import MINILM
-
-MUSICCAPS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "musiccaps" / "musiccaps-public.csv"
+from tests.conftest import MUSICCAPS_CSV, require_data
 
 
 @pytest.fixture(scope="module")
 def clips():
-    if not MUSICCAPS.is_file():
-        pytest.skip(f"MusicCaps CSV not found at {MUSICCAPS}")
-    return read_musiccaps(MUSICCAPS)
+    return read_musiccaps(require_data(MUSICCAPS_CSV))
 
 
 def with_aspect(clips, test) -> list:

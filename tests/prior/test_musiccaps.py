@@ -17,9 +17,14 @@ from prior.data.musiccaps import (
 )
 from prior.data.npz import load_catalog, load_pairs
 from prior.spaces import EmbeddingSpace
+from tests.conftest import require_data
 
 CSV = Path(__file__).resolve().parents[2] / DEFAULT_CSV
-pytestmark = pytest.mark.skipif(not CSV.is_file(), reason="MusicCaps CSV not present")
+
+
+@pytest.fixture(autouse=True)
+def _musiccaps_present():
+    require_data(CSV)
 
 
 FAKE_SPACE = EmbeddingSpace(name="fake-text", dim=16, encoder="hash")

@@ -14,24 +14,19 @@ import ast
 import csv
 import io
 from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 import pytest
-from django.conf import settings
 from django.test import override_settings
 from PIL import Image
 from rest_framework.test import APIClient
 
+from tests.conftest import MUSICCAPS_CSV, require_data
+
 N_TRACKS = 240
 N_ARTISTS = 30
-MUSICCAPS = Path(settings.BASE_DIR).parent / "shared" / "data" / "musiccaps" / "musiccaps-public.csv"
-
-
 def musiccaps_rows(n: int) -> list[dict]:
-    if not MUSICCAPS.is_file():
-        pytest.skip(f"MusicCaps CSV not found at {MUSICCAPS}")
-    with MUSICCAPS.open(newline="", encoding="utf-8") as fh:
+    with require_data(MUSICCAPS_CSV).open(newline="", encoding="utf-8") as fh:
         rows = [row for row in csv.DictReader(fh) if row["caption"].strip()]
     return rows[:n]
 
