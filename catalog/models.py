@@ -57,6 +57,8 @@ class Track(models.Model):
     artist = models.CharField(max_length=300, blank=True, db_index=True)
     album = models.CharField(max_length=300, blank=True)
     tags = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+    genre = models.CharField(max_length=100, blank=True, help_text="Main genre as the source names it, e.g. 'Rock'.")
+    year = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MaxValueValidator(9999)])
     duration_s = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0)])
     url = models.URLField(max_length=500, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
