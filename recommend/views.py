@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from config.errors import ApiError
 from recommend import conf
+from recommend.filters import PlaylistFilters
 from recommend.permissions import TOKEN_HEADER, require_session_token
 from recommend.selectors import get_playlist, get_session, session_playlists, with_items
 from recommend.serializers import (
@@ -108,6 +109,7 @@ class PlaylistFromImageApi(AnonymousApi):
             seeds=data["seeds"],
             guidance=data["guidance"],
             merge=data["merge"],
+            filters=PlaylistFilters.from_dict(data["filters"]) if "filters" in data else None,
         )
         body = {"session": {"id": created.session.pk, "token": created.token},
                 "playlist": with_items(created.playlist)}
@@ -131,7 +133,9 @@ class SessionSteerApi(AnonymousApi):
         require_session_token(request, session)
         serializer = SteerInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        playlist = steer_session(session, serializer.validated_data["tags"], serializer.validated_data["avoid"])
+        data = serializer.validated_data
+        filters = PlaylistFilters.from_dict(data["filters"]) if "filters" in data else None
+        playlist = steer_session(session, data["tags"], data["avoid"], filters=filters)
         body = {"session": {"id": session.pk}, "playlist": with_items(playlist)}
         return Response(SteerOutputSerializer(body).data, status=status.HTTP_201_CREATED)
 
