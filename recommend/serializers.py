@@ -169,6 +169,12 @@ class SteerInputSerializer(serializers.Serializer):
                                                      "left out, the session's filters stay.")
 
 
+class PushInputSerializer(serializers.Serializer):
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200,
+                                 help_text="Name of the playlist on the server (default 'Diff4Steer <session> v<n>'); "
+                                           "an existing playlist of that name is updated.")
+
+
 class FeedbackInputSerializer(serializers.Serializer):
     liked = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list,
                                   max_length=200)
@@ -270,6 +276,20 @@ class SessionDetailOutputSerializer(serializers.Serializer):
 class FeedbackOutputSerializer(serializers.Serializer):
     session = SessionRefSerializer(source="*")
     steering = SteeringStateSerializer(source="*")
+
+
+class PushSkippedSerializer(serializers.Serializer):
+    track_id = serializers.IntegerField()
+    source = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class PushOutputSerializer(serializers.Serializer):
+    server_playlist_id = serializers.CharField(help_text="The playlist's id on the Subsonic server.")
+    name = serializers.CharField()
+    created = serializers.BooleanField(help_text="False when a playlist of that name was updated.")
+    pushed = serializers.ListField(child=serializers.IntegerField(), help_text="Catalog track ids, in order.")
+    skipped = PushSkippedSerializer(many=True, help_text="Tracks from other sources.")
 
 
 class ErrorDetailSerializer(serializers.Serializer):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -23,12 +24,15 @@ from recommend.serializers import (
     FromImageInputSerializer,
     FromImageOutputSerializer,
     PlaylistDetailOutputSerializer,
+    PushInputSerializer,
+    PushOutputSerializer,
     SessionDetailOutputSerializer,
     SteerInputSerializer,
     SteerOutputSerializer,
 )
 from recommend.services.feedback import record_feedback
 from recommend.services.playlist import playlist_from_image
+from recommend.services.push import configured_client, push_playlist
 from recommend.services.steering import steer_session
 from recommend.throttles import SessionThrottle
 
@@ -197,3 +201,31 @@ class PlaylistDetailApi(AnonymousApi):
         require_session_token(request, playlist.session)
         return Response(PlaylistDetailOutputSerializer(playlist).data)
 
+
+
+class PlaylistPushApi(APIView):
+    """Staff (token or admin login) may push any playlist; a listener may push the playlists of their session."""
+
+    authentication_classes = (TokenAuthentication, SessionAuthentication)
+    permission_classes = (AllowAny,)
+    parser_classes = (JSONParser,)
+
+    @extend_schema(
+        operation_id="playlist_push",
+        summary="Create or update the playlist on the configured Subsonic server (songs that came from it)",
+        parameters=[OpenApiParameter(TOKEN_HEADER, str, OpenApiParameter.HEADER, required=False,
+                                     description="The session's token (not needed for staff users).")],
+        request=PushInputSerializer,
+        responses={200: PushOutputSerializer, **error_responses(400, 403, 404, 409, 502, 503)},
+    )
+    def post(self, request: Request, playlist_id: int) -> Response:
+        playlist = get_playlist(playlist_id)
+        if not (request.user and request.user.is_staff):
+            require_session_token(request, playlist.session)
+        serializer = PushInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        from django.conf import settings
+
+        result = push_playlist(playlist, configured_client(), name=serializer.validated_data.get("name", ""),
+                               source=settings.SUBSONIC_SOURCE)
+        return Response(PushOutputSerializer(result.as_dict()).data)

@@ -118,12 +118,19 @@ def _cleaned(items: Iterable[Item], folder: Path) -> Iterator[Item]:
 
 
 def _remove_missing(source: str, seen: set[str]) -> int:
-    """Delete the source's tracks whose song id the server no longer lists (one statement, any library size)."""
+    """Delete the source's tracks whose song id the server no longer lists (with their vectors and playlist
+    entries, as deleting a track in the admin does). The ids are found in one query, whatever the library size."""
+    from catalog.models import Track
+
     with connection.cursor() as cursor:
         cursor.execute(
-            "DELETE FROM catalog_track WHERE source = %s AND NOT (external_id = ANY(%s::text[]))", [source, list(seen)]
+            "SELECT id FROM catalog_track WHERE source = %s AND NOT (external_id = ANY(%s::text[]))",
+            [source, list(seen)],
         )
-        return cursor.rowcount
+        gone = [row[0] for row in cursor.fetchall()]
+    if gone:
+        Track.objects.filter(pk__in=gone).delete()
+    return len(gone)
 
 
 def pick_encoder(mode: str = "auto") -> tuple[Any, bool, str]:
