@@ -28,6 +28,7 @@ _VERSION_SUFFIX = re.compile(
     re.IGNORECASE,
 )
 _NOT_WORD = re.compile(r"[\W_]+")
+_APOSTROPHES = re.compile(r"['’`]")
 
 
 def song_key(title: str, artist: str) -> Hashable | None:
@@ -36,8 +37,9 @@ def song_key(title: str, artist: str) -> Hashable | None:
     "Nightcall (Remastered 2011)" and "Nightcall - Live at Wembley" by the same artist are one song; a track with
     no title is its own song (None).
     """
-    base = _VERSION_SUFFIX.sub("", _BRACKETS.sub("", str(title or "")))
-    name = _NOT_WORD.sub(" ", base).strip().casefold() or _NOT_WORD.sub(" ", str(title or "")).strip().casefold()
+    title = _APOSTROPHES.sub("", str(title or ""))
+    base = _VERSION_SUFFIX.sub("", _BRACKETS.sub("", title))
+    name = _NOT_WORD.sub(" ", base).strip().casefold() or _NOT_WORD.sub(" ", title).strip().casefold()
     return (normalise_name(artist), name) if name else None
 
 
