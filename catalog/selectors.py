@@ -56,6 +56,8 @@ def nearest_sql(
 ) -> str:
     """The one-round-trip query; parameters: seeds (vector[]), excluded track ids (bigint[]), ``where``'s, k.
 
+    (A filter matching few tracks is answered by :func:`filtered_exact_sql` instead, see :data:`FILTER_EXACT_MAX`.)
+
     ``with_features`` also returns each hit's vector, artist, album and title (joined after the per-seed LIMIT, so
     the index scan is unchanged), which saves the ranking step a second query. ``binary_seeds`` sends the seeds
     in binary (psycopg's ``%b``; text formatting of 16 x 384 floats costs milliseconds of Python). ``where``
@@ -79,6 +81,50 @@ def nearest_sql(
         f" ORDER BY {order} LIMIT %s"
         f") n{join} ORDER BY s.ord, n.score DESC"
     )
+
+
+# A filter that Postgres estimates to match at most this many tracks of a space is answered exactly from the matching
+# tracks (read once per query, ranked for every seed); a wider one by the HNSW index with pgvector's iterative scan.
+# Why (bench/catalog.py, docs/performance.md): with a filter keeping 5 % of the catalog the iterative scan must
+# visit ~20 candidates for every one that passes, and on the m = 8 half-precision graph it is both slow and short of
+# the exact neighbours; ranking a few thousand matching vectors costs ~3 us per seed and track.
+FILTER_EXACT_MAX = 5_000
+
+
+def filtered_exact_sql(space: EmbeddingSpace, where: str, *, with_features: bool = False,
+                       binary_seeds: bool = False) -> str:
+    """Exact top-k per seed among the tracks passing ``where``: they are read ONCE (a materialised CTE), then every
+    seed ranks them. Parameters: excluded track ids, ``where``'s, seeds, k."""
+    dim = int(space.dimension)
+    features = (", n.vector, t.artist, t.album, t.title", ", m.v AS vector",
+                " JOIN catalog_track t ON t.id = n.track_id")
+    select, inner, join = features if with_features else ("", "", "")
+    return (
+        f"WITH m AS MATERIALIZED (SELECT e.track_id, {vector_expr(space, 'e.vector')} AS v"
+        " FROM catalog_trackembedding e JOIN catalog_track ft ON ft.id = e.track_id"
+        f" WHERE e.space_id = {int(space.pk)} AND NOT (e.track_id = ANY(%s::bigint[])){where}) "
+        f"SELECT s.ord - 1 AS seed, n.track_id, n.score{select} FROM "
+        f"unnest({'%b' if binary_seeds else '%s'}::vector({dim})[]) WITH ORDINALITY AS s(seed, ord) "
+        f"CROSS JOIN LATERAL (SELECT m.track_id, -(m.v <#> s.seed) AS score{inner} FROM m"
+        f" ORDER BY m.v <#> s.seed LIMIT %s) n{join} ORDER BY s.ord, n.score DESC"
+    )
+
+
+def estimated_matching(space: EmbeddingSpace, track_filter: TrackFilter) -> int:
+    """Postgres' estimate of how many tracks with a vector in ``space`` pass ``track_filter`` (planning only: about a
+    millisecond, where counting them would read them all)."""
+    import json
+
+    where, params = track_filter.where_sql("ft")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "EXPLAIN (FORMAT JSON) SELECT 1 FROM catalog_trackembedding e JOIN catalog_track ft ON ft.id = e.track_id"
+            f" WHERE e.space_id = %s{where}",
+            [int(space.pk), *params],
+        )
+        plan = cursor.fetchone()[0]
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return int(plan[0]["Plan"]["Plan Rows"])
 
 
 @dataclass(frozen=True)
@@ -141,7 +187,12 @@ def _nearest_rows(
     if k < 1:
         raise ValueError("k must be at least 1")
     where, where_params = track_filter.where_sql("ft") if track_filter is not None else ("", [])
-    params = [list(seeds), sorted({int(t) for t in exclude}), *where_params, int(k)]
+    excluded = sorted({int(t) for t in exclude})
+    if where and (exact or estimated_matching(space, track_filter) <= FILTER_EXACT_MAX):
+        params = [excluded, *where_params, list(seeds), int(k)]
+        sql = filtered_exact_sql(space, where, with_features=with_features, binary_seeds=True)
+        return space, len(seeds), _fetch_binary(sql, params, resolve_ef_search(k, ef_search))
+    params = [list(seeds), excluded, *where_params, int(k)]
     sql = nearest_sql(space, exact=exact, with_features=with_features, binary_seeds=True, where=where)
     return space, len(seeds), _fetch_binary(sql, params, resolve_ef_search(k, ef_search))
 
