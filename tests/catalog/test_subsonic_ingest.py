@@ -11,6 +11,7 @@ from catalog.models import Track, TrackEmbedding
 from catalog.services.ingest import IngestError
 from catalog.services.subsonic import default_source, describe, ingest_subsonic
 from catalog.subsonic import SubsonicAuthError, SubsonicClient
+from tests.encoders.conftest import tiny_clap_dir  # noqa: F401 - the session fixture, shared
 from tests.subsonic_server import LIBRARY, PASSWORD, USER, Song, write_song
 
 pytestmark = pytest.mark.django_db
@@ -108,3 +109,28 @@ def test_the_command_says_how_it_embeds_and_prints_the_summary(supysonic, monkey
     assert "embedding the metadata text (a text proxy, not audio)" in out and "MUSIC_ENCODER=minilm" in out
     assert f"created {len(LIBRARY)}, updated 0, unchanged 0, rejected 0, removed 0" in out
     assert f"{len(LIBRARY)}.0/{len(LIBRARY)}.0" in err  # the progress bar knew the total from the album list
+
+
+def test_with_an_audio_encoder_the_streamed_audio_is_embedded(supysonic, tiny_clap_dir):  # noqa: F811
+    from prior.encoders import get_music_encoder
+    from prior.encoders.audio import load_audio
+
+    encoder = get_music_encoder("clap", model=str(tiny_clap_dir))
+    result = ingest_subsonic(client_for(supysonic), encoder=encoder, audio=True)
+    assert result.report.created == len(LIBRARY) and result.embedding.startswith("audio (stream) through")
+    track = Track.objects.get(source=default_source(supysonic.url), title="Blue Smoke")
+    stored = np.asarray(TrackEmbedding.objects.get(track=track, space__name=encoder.space.name).vector)
+    waveform, rate = load_audio(supysonic.music / "c1.flac")  # the file the server streamed
+    direct = encoder.encode_audio([waveform], rate)[0]
+    np.testing.assert_allclose(stored, direct, atol=3e-3)
+    with pytest.raises(IngestError, match="takes no audio"):
+        ingest_subsonic(client_for(supysonic), encoder=_TextOnly(), audio=True)
+
+
+class _TextOnly:
+    """An encoder without a sample rate (like the offline MiniLM): audio ingest must refuse it."""
+
+    sample_rate = 0
+
+    class space:  # noqa: N801
+        name = "text-only"
