@@ -134,3 +134,16 @@ class _TextOnly:
 
     class space:  # noqa: N801
         name = "text-only"
+
+
+def test_the_admin_imports_from_a_server_and_shows_errors_in_one_line(supysonic, client, django_user_model):
+    client.force_login(django_user_model.objects.create_superuser("admin", "a@example.com", "pw"))
+    url = "/admin/catalog/track/import-subsonic/"
+    assert "Import from a Subsonic server" in client.get("/admin/catalog/track/").content.decode()
+    form = {"url": supysonic.url, "user": USER, "password": PASSWORD, "auth": "auto", "embed": "text"}
+    page = client.post(url, form).content.decode()
+    assert f'<td id="created">{len(LIBRARY)}</td>' in page and 'id="embedding">metadata text through' in page
+    assert PASSWORD not in page, "the password is never rendered back"
+    assert Track.objects.filter(source=default_source(supysonic.url)).count() == len(LIBRARY)
+    wrong = client.post(url, {**form, "password": "nope"}).content.decode()
+    assert 'id="subsonic-error"' in wrong and "Subsonic error 40" in wrong
