@@ -85,10 +85,11 @@ def nearest_sql(
 
 # A filter that Postgres estimates to match at most this many tracks of a space is answered exactly from the matching
 # tracks (read once per query, ranked for every seed); a wider one by the HNSW index with pgvector's iterative scan.
-# Why (bench/catalog.py, docs/performance.md): with a filter keeping 5 % of the catalog the iterative scan must
-# visit ~20 candidates for every one that passes, and on the m = 8 half-precision graph it is both slow and short of
-# the exact neighbours; ranking a few thousand matching vectors costs ~3 us per seed and track.
-FILTER_EXACT_MAX = 5_000
+# Why (bench/catalog.py, docs/performance.md "Filtered ANN"): with a filter keeping 5 % of 100,000 tracks, the
+# iterative scan must visit ~20 candidates for each one that passes: 402 ms p50 for 16 seeds x top-50 at recall 0.65
+# on the m = 8 half-precision graph, against 146 ms at recall 1.0 for the exact pass over the 5,500 matching tracks
+# (~3 us per seed and track, so ~10,000 tracks is where the index's cost catches up).
+FILTER_EXACT_MAX = 10_000
 
 
 def filtered_exact_sql(space: EmbeddingSpace, where: str, *, with_features: bool = False,
