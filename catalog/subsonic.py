@@ -171,6 +171,8 @@ class SubsonicClient:
 
     def stream(self, song_id: str, max_bytes: int = 200 * 1024 * 1024) -> bytes:
         """The song's audio as the server sends it (original format unless it transcodes)."""
+        if self.auth == "auto":
+            self._negotiate()
         with self._open("stream", [("id", song_id)]) as response:
             try:
                 data = response.read(max_bytes + 1)
