@@ -109,7 +109,8 @@ class ImportForm(forms.Form):
 
 
 class SubsonicForm(forms.Form):
-    url = forms.URLField(label="Server URL", help_text="e.g. http://localhost:4533 (Navidrome, Gonic, Supysonic, ...)")
+    url = forms.URLField(label="Server URL", assume_scheme="http",
+                         help_text="e.g. http://localhost:4533 (Navidrome, Gonic, Supysonic, ...)")
     user = forms.CharField(max_length=200)
     password = forms.CharField(widget=forms.PasswordInput, help_text="Used for this import only; not stored.")
     auth = forms.ChoiceField(choices=[(m, m) for m in AUTH_MODES], initial="auto",
