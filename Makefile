@@ -4,11 +4,12 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+SUPYSONIC_VENV := .venv-supysonic
 HOST ?= 127.0.0.1
 PORT ?= 8000
 export XDG_RUNTIME_DIR ?= /tmp/runtime-$(shell id -u)
 
-.PHONY: setup test lint demo bench clean
+.PHONY: setup supysonic test lint demo bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,10 +18,18 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 setup: $(VENV)/.installed
 
+# A real Subsonic-API server (Supysonic) for the tests, in its own venv: its Flask/peewee pins stay out of .venv.
+$(SUPYSONIC_VENV)/.installed: requirements-supysonic.txt
+	test -x $(SUPYSONIC_VENV)/bin/python || $(PYTHON) -m venv $(SUPYSONIC_VENV)
+	$(SUPYSONIC_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-supysonic.txt
+	touch $@
+
+supysonic: $(SUPYSONIC_VENV)/.installed
+
 lint: setup
 	$(VENV)/bin/ruff check .
 
-test: setup lint
+test: setup supysonic lint
 	$(PY) -m pytest -q
 
 demo: setup
@@ -34,4 +43,4 @@ bench: setup
 	$(PY) bench/api.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SUPYSONIC_VENV) var .pytest_cache .ruff_cache

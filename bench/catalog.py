@@ -15,6 +15,13 @@ Runs in its OWN throwaway embedded Postgres (a temporary data directory, deleted
 - ``ann16_p50_ms``/``ann16_p95_ms``: one ``nearest_tracks`` call with 16 seeds, top-50 each (one SQL round trip),
   ``hnsw.ef_search`` = 100; ``ann_recall``: share of the exact top-50 (numpy brute force over the same unit vectors)
   that the approximate result holds, averaged over all queries and seeds;
+- ``filtered_*``: the same 16-seed top-50 query with a playlist filter that keeps ``filtered_fraction`` (~5 %) of the
+  catalog (``genres: ["g7"]``; every track has one of 20 genres, independent of its cluster, so the filter is
+  not helped by the geometry): latency, recall against the exact top-50 among the matching tracks, and
+  ``filtered_hnsw_fill`` (returned / asked for: pgvector's iterative scan should keep every list full);
+  ``filtered_hnsw_*`` walk the HNSW index with the iterative scan (``filtered_hnsw_plan`` checks the plan),
+  ``filtered_exact_*`` rank the matching tracks exactly (read once per query); ``filtered_served`` says which one
+  the playlist API uses for this filter (Postgres' estimate of the matching tracks against ``FILTER_EXACT_MAX``);
 - ``ann16_mean_cpu_ms`` and ``ingest_per_cpu_s``: the same work in CPU time of this process plus its Postgres backend
   (10 ms clock ticks, summed over the run), a reading that shared, busy cores do not inflate as they do wall time.
 
@@ -38,6 +45,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACE = "bench-384"
+GENRES = 20  # the filtered query keeps one genre: 1/20 = 5 % of the catalog
+FILTER_GENRE = 7
 
 
 def log(message: str) -> None:
@@ -61,6 +70,7 @@ def write_parquet(path: Path, start: int, vectors: np.ndarray) -> Path:
         "title": [f"Bench track {i}" for i in ids],
         "artist": [f"artist {i % 5000}" for i in ids],
         "tags": [["bench", f"t{i % 50}"] for i in ids],
+        "genre": [f"g{i % GENRES}" for i in ids],
         "duration_s": (120.0 + (ids % 240)).astype(np.float64),
         "embedding": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), dim),
     })
@@ -203,6 +213,7 @@ def run(args, bulk: Path, incremental: Path, vectors, more, seeds, extra: int) -
         exact = np.argsort(-(all_vectors @ query.T), axis=0)[:50].T  # [16, 50] row indices
         for got, want in zip(result, exact, strict=True):
             hits += len({n.track_id for n in got} & set(track_ids[want].tolist()))
+    filtered = filtered_queries(space, seeds, pids, all_vectors, track_ids)
     return {
         "tracks": args.tracks,
         "dim": args.dim,
@@ -218,6 +229,7 @@ def run(args, bulk: Path, incremental: Path, vectors, more, seeds, extra: int) -
         "ann_recall": round(hits / (len(seeds) * 16 * 50), 4),
         "ann16_mean_cpu_ms": round(cpu * 1000 / len(seeds), 2),
         "ingest_per_cpu_s": round(args.tracks / (c1 - c0), 1),
+        **filtered,
         "ann_queries": len(seeds),
         "k": 50,
         "ef_search": ef_search,
@@ -228,6 +240,79 @@ def run(args, bulk: Path, incremental: Path, vectors, more, seeds, extra: int) -
         "load_avg_1m": round(os.getloadavg()[0], 2),
         "data": "synthetic unit vectors, 500-cluster Gaussian mixture",
     }
+
+
+def filtered_queries(space, seeds, pids, all_vectors, track_ids) -> dict:
+    """The 16-seed top-50 query with a filter keeping one genre in 20 (see the module docstring)."""
+    from catalog.filters import TrackFilter
+    from catalog.selectors import nearest_tracks
+
+    track_filter = TrackFilter.of(genres=[f"g{FILTER_GENRE}"])
+    mask = np.arange(len(all_vectors)) % GENRES == FILTER_GENRE
+    log(f"filtered ANN: {len(seeds)} queries x 16 seeds, top-50, genre g{FILTER_GENRE} ({mask.mean():.1%})")
+    import catalog.selectors
+
+    served_max = catalog.selectors.FILTER_EXACT_MAX
+    catalog.selectors.FILTER_EXACT_MAX = -1  # the HNSW index with pgvector's iterative scan, whatever the filter
+    for query in seeds[:3]:
+        nearest_tracks(space, query, 50, track_filter=track_filter)
+    latencies, results, cpu = [], [], 0.0
+    for query in seeds:
+        c_start, start = cpu_seconds(pids), time.perf_counter()
+        results.append(nearest_tracks(space, query, 50, track_filter=track_filter))
+        latencies.append((time.perf_counter() - start) * 1000)
+        cpu += cpu_seconds(pids) - c_start
+    hits = returned = 0
+    kept_vectors, kept_ids = all_vectors[mask], track_ids[mask]
+    for query, result in zip(seeds, results, strict=True):
+        exact = np.argsort(-(kept_vectors @ query.T), axis=0)[:50].T
+        for got, want in zip(result, exact, strict=True):
+            returned += len(got)
+            hits += len({n.track_id for n in got} & set(kept_ids[want].tolist()))
+    catalog.selectors.FILTER_EXACT_MAX = served_max
+    exact_latencies, exact_hits = [], 0  # exact=True: the exact pass over the matching tracks, whatever their number
+    for query in seeds:
+        start = time.perf_counter()
+        result = nearest_tracks(space, query, 50, track_filter=track_filter, exact=True)
+        exact_latencies.append((time.perf_counter() - start) * 1000)
+        exact = np.argsort(-(kept_vectors @ query.T), axis=0)[:50].T
+        exact_hits += sum(len({n.track_id for n in got} & set(kept_ids[want].tolist()))
+                          for got, want in zip(result, exact, strict=True))
+    estimate = catalog.selectors.estimated_matching(space, track_filter)
+    return {
+        "filtered_matching": int(mask.sum()),
+        "filtered_estimated_matching": estimate,
+        "filter_exact_max": served_max,
+        "filtered_served": "exact over the matching tracks" if estimate <= served_max else "hnsw iterative scan",
+        "filtered_exact_ann16_p50_ms": round(float(np.percentile(exact_latencies, 50)), 2),
+        "filtered_exact_ann16_p95_ms": round(float(np.percentile(exact_latencies, 95)), 2),
+        "filtered_exact_recall": round(exact_hits / (len(seeds) * 16 * 50), 4),
+        "filtered_fraction": round(float(mask.mean()), 4),
+        "filtered_hnsw_ann16_p50_ms": round(float(np.percentile(latencies, 50)), 2),
+        "filtered_hnsw_ann16_p95_ms": round(float(np.percentile(latencies, 95)), 2),
+        "filtered_hnsw_recall": round(hits / (len(seeds) * 16 * 50), 4),
+        "filtered_hnsw_fill": round(returned / (len(seeds) * 16 * 50), 4),
+        "filtered_hnsw_ann16_mean_cpu_ms": round(cpu * 1000 / len(seeds), 2),
+        "filtered_hnsw_plan": plan_of(space, seeds[0], track_filter),
+    }
+
+
+def plan_of(space, query, track_filter) -> str:
+    """'hnsw index' when the filtered query's plan walks the space's HNSW index, else 'scan' (Postgres chose to
+    read the matching tracks and sort them: exact, and fine when few tracks match)."""
+    from django.db import connection
+
+    from catalog.selectors import nearest_sql
+    from catalog.vector_index import index_name
+
+    where, params = track_filter.where_sql("ft")
+    sql = nearest_sql(space, where=where).replace("%s::vector", "%s::text::vector", 1)
+    seeds = "{" + ",".join('"[' + ",".join(f"{x:.6f}" for x in seed) + ']"' for seed in query) + "}"
+    with connection.cursor() as cursor:
+        cursor.execute("SET hnsw.ef_search = 100")
+        cursor.execute("EXPLAIN " + sql, [seeds, [], *params, 50])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    return "hnsw index" if index_name(space) in plan else "scan"
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Django admin for catalog admins: spaces, tracks (search + filters) and an "Import tracks" page.
+"""Django admin for catalog admins: spaces, tracks (search + filters), an "Import tracks" page and an "Import from a
+Subsonic server" page (the service behind ``manage.py ingest_subsonic``).
 
 The import page runs the same ingest service as ``manage.py ingest_tracks`` on an uploaded file and shows its
 report: counts, and every bad row with its line/row number and reason (nothing is written when any row is bad,
@@ -20,6 +21,8 @@ from django.urls import path, reverse
 from catalog.ingest.files import FORMATS
 from catalog.models import EmbeddingSpace, Track, TrackEmbedding
 from catalog.services.ingest import IngestError, IngestRejected, ingest_file
+from catalog.services.subsonic import EMBED_MODES, ingest_subsonic, pick_encoder
+from catalog.subsonic import AUTH_MODES, SubsonicClient, SubsonicError
 from catalog.vector_index import has_index
 
 FILTER_CHOICES = 30  # the most frequent artists/tags offered as filter links (search covers the rest)
@@ -105,6 +108,17 @@ class ImportForm(forms.Form):
         return upload
 
 
+class SubsonicForm(forms.Form):
+    url = forms.URLField(label="Server URL", assume_scheme="http",
+                         help_text="e.g. http://localhost:4533 (Navidrome, Gonic, Supysonic, ...)")
+    user = forms.CharField(max_length=200)
+    password = forms.CharField(widget=forms.PasswordInput, help_text="Used for this import only; not stored.")
+    auth = forms.ChoiceField(choices=[(m, m) for m in AUTH_MODES], initial="auto",
+                             help_text="auto: salted token (API 1.13+), else the hex-encoded password")
+    embed = forms.ChoiceField(choices=[(m, m) for m in EMBED_MODES], initial="auto",
+                              help_text="auto: audio through MUSIC_ENCODER when it has weights, else metadata text")
+
+
 def _save(upload, directory: Path, name: str) -> Path:
     target = directory / name
     with open(target, "wb") as fh:
@@ -133,7 +147,38 @@ class TrackAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.import_view)
-        return [path("import/", view, name="catalog_track_import"), *super().get_urls()]
+        subsonic = self.admin_site.admin_view(self.subsonic_view)
+        return [path("import/", view, name="catalog_track_import"),
+                path("import-subsonic/", subsonic, name="catalog_track_import_subsonic"), *super().get_urls()]
+
+    def subsonic_view(self, request):
+        """Walk a Subsonic-API server into the catalog in this request (a large library: use the command)."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        result, error = None, None
+        form = SubsonicForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                client = SubsonicClient(data["url"], data["user"], data["password"], auth=data["auth"])
+                client.ping()
+                encoder, audio, why = pick_encoder(data["embed"])
+                result = ingest_subsonic(client, encoder=encoder, audio=audio)
+                self.message_user(request, f"{result.summary()}; embedded {result.embedding}: {why}",
+                                  messages.SUCCESS)
+            except (SubsonicError, IngestError) as exc:
+                error = str(exc)
+                self.message_user(request, error, messages.ERROR)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Import from a Subsonic server",
+            "form": form,
+            "result": result,
+            "error": error,
+            "changelist_url": reverse("admin:catalog_track_changelist"),
+        }
+        return TemplateResponse(request, "admin/catalog/track/subsonic.html", context)
 
     def import_view(self, request):
         if not self.has_add_permission(request):

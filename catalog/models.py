@@ -13,6 +13,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.db.models.functions import Lower
 from pgvector.django import VectorField
 
 # pgvector's HNSW index takes up to 2,000 dimensions of `vector` (4,000 of the `halfvec` the index stores): the
@@ -57,6 +58,8 @@ class Track(models.Model):
     artist = models.CharField(max_length=300, blank=True, db_index=True)
     album = models.CharField(max_length=300, blank=True)
     tags = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+    genre = models.CharField(max_length=100, blank=True, help_text="Main genre as the source names it, e.g. 'Rock'.")
+    year = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MaxValueValidator(9999)])
     duration_s = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0)])
     url = models.URLField(max_length=500, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
@@ -68,7 +71,10 @@ class Track(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["source", "external_id"], name="track_source_external_id_unique")
         ]
-        indexes = [GinIndex(fields=["tags"], name="track_tags_gin")]
+        indexes = [
+            GinIndex(fields=["tags"], name="track_tags_gin"),
+            models.Index(Lower("genre"), name="track_genre_lower"),  # genre filters compare lower(genre)
+        ]
 
     def __str__(self) -> str:
         return f"{self.artist} – {self.title}" if self.artist else (self.title or self.external_id)

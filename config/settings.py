@@ -206,6 +206,14 @@ CATALOG_SPACE = os.environ.get("CATALOG_SPACE", "minilm-l6-v2")
 # Load the models when a serving process starts (gunicorn worker, Celery worker), not at its first request.
 PRIOR_WARM_UP = env_bool("PRIOR_WARM_UP", True)
 
+# --- Subsonic-API music server: where POST /api/playlists/{id}/push writes playlists (unset: push is off) ---------
+SUBSONIC_URL = os.environ.get("SUBSONIC_URL", "")
+SUBSONIC_USER = os.environ.get("SUBSONIC_USER", "")
+SUBSONIC_PASSWORD = os.environ.get("SUBSONIC_PASSWORD", "")
+SUBSONIC_AUTH = os.environ.get("SUBSONIC_AUTH", "auto")  # auto | token (API 1.13+) | password (hex, older servers)
+SUBSONIC_SOURCE = os.environ.get("SUBSONIC_SOURCE", "")  # catalog source of its songs; default subsonic:<host:port>
+SUBSONIC_TIMEOUT = env_value("SUBSONIC_TIMEOUT", 30.0)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

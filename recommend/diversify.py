@@ -56,8 +56,12 @@ def mmr_select(
     params: DiversifyParams = DiversifyParams(),
     pinned: Sequence[int] = (),
     exclude: Sequence[int] = (),
+    groups: Sequence[tuple[Sequence[Hashable | None], int]] = (),
 ) -> list[int]:
     """Indices of up to ``k`` candidates chosen by MMR under the artist cap, in the order they were picked.
+
+    ``groups`` adds caps of the same kind: ``(keys, cap)`` takes at most ``cap`` candidates per key (``keys[i]``
+    for candidate i; ``None`` is in no group), e.g. at most N per album, one version per song.
 
     ``pinned`` indices are taken first, in the order given (liked tracks that must survive a re-steer); they count
     towards the artist cap but are never dropped by it. ``exclude`` indices are never taken. The result has
@@ -80,11 +84,21 @@ def mmr_select(
         if 0 <= int(i) < n:
             available[int(i)] = False
     chosen: list[int] = []
+    group_caps = []  # (codes per candidate, counts per code, cap); a None key gets a code of its own
+    for keys, cap in groups:
+        if len(keys) != n:
+            raise ValueError(f"group keys ({len(keys)}) must align with the candidates ({n})")
+        group_of: dict[Hashable, int] = {}
+        group_codes = np.array([group_of.setdefault(key if key is not None else ("<none>", i), len(group_of))
+                                for i, key in enumerate(keys)], dtype=np.intp)
+        group_caps.append((group_codes, np.zeros(len(group_of), dtype=np.intp), max(1, int(cap))))
 
     def take(i: int) -> None:
         chosen.append(i)
         available[i] = False
         per_artist[codes[i]] += 1
+        for group_codes, counts, _ in group_caps:
+            counts[group_codes[i]] += 1
 
     for i in pinned:
         i = int(i)
@@ -104,6 +118,8 @@ def mmr_select(
     for cap in dict.fromkeys((soft_cap, params.max_per_artist)):  # the soft cap first, the plain cap if short
         while len(chosen) < k:
             allowed = available & (per_artist[codes] < cap)
+            for group_codes, counts, group_cap in group_caps:
+                allowed &= counts[group_codes] < group_cap
             if not allowed.any():
                 break
             penalty = np.where(np.isfinite(max_sim), max_sim, 0.0)
@@ -171,9 +187,11 @@ def diversify(
     params: DiversifyParams = DiversifyParams(),
     pinned: Sequence[int] = (),
     exclude: Sequence[int] = (),
+    groups: Sequence[tuple[Sequence[Hashable | None], int]] = (),
 ) -> list[int]:
-    """MMR selection under the artist cap, then artist separation: indices of the final playlist, in order."""
-    chosen = mmr_select(relevance, vectors, k, artists=artists, params=params, pinned=pinned, exclude=exclude)
+    """MMR selection under the artist cap (and ``groups``' caps), then artist separation: the playlist, in order."""
+    chosen = mmr_select(relevance, vectors, k, artists=artists, params=params, pinned=pinned, exclude=exclude,
+                        groups=groups)
     return separate_artists(chosen, artists)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,11 +85,13 @@ def rank_playlist(
     params: DiversifyParams = DiversifyParams(),
     pool_factor: int = 3,
     pinned: Sequence[int] = (),
+    groups_of: Callable[[Sequence[int]], Sequence[tuple[Sequence[Hashable | None], int]]] | None = None,
 ) -> list[RankedItem]:
     """The playlist: ``min(size, what the catalog and the artist cap allow)`` distinct tracks, in order.
 
     ``vectors`` and ``artists`` must cover every retrieved and pinned track id. ``pinned`` ids (liked tracks) are
     placed in the list first, then diversification fills it; artist separation may move them down a little.
+    ``groups_of`` gives extra caps for the candidates' ids (album and song-version caps, :mod:`recommend.filters`).
     """
     seeds = np.asarray(seeds, dtype=np.float32)
     pinned = list(dict.fromkeys(int(t) for t in pinned))[: max(size, 0)]
@@ -114,5 +116,6 @@ def rank_playlist(
         artists=[artists.get(t, "") for t in ids],
         params=params,
         pinned=list(range(len(pinned))),
+        groups=groups_of(ids) if groups_of is not None else (),
     )
     return [RankedItem(track_id=ids[i], seed=int(seed_of[i]), score=float(relevance[i])) for i in order]

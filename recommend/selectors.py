@@ -7,6 +7,7 @@ import uuid
 import numpy as np
 from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 
+from catalog.filters import TrackFilter
 from catalog.models import EmbeddingSpace, TrackEmbedding
 from catalog.selectors import Candidates, nearest_candidates
 from catalog.vector_index import register_vector_type
@@ -91,20 +92,21 @@ def candidate_features(space: EmbeddingSpace, track_ids: list[int]) -> tuple[dic
 
 
 def playlist_candidates(
-    space: EmbeddingSpace, seeds: np.ndarray, *, pool: int, size: int, exclude: set[int]
+    space: EmbeddingSpace, seeds: np.ndarray, *, pool: int, size: int, exclude: set[int],
+    track_filter: TrackFilter | None = None,
 ) -> tuple[Candidates, int]:
     """The seeds' nearest tracks for a merged pool of ``pool`` tracks, and the k (per seed) that it took.
 
     Usually ONE ANN round trip with a small k (see :func:`recommend.ranking.neighbours_per_seed`); k doubles for
     another round trip only while the lists are too alike or too short to fill the pool (collapsed seeds, strong
-    steering, many exclusions) and the catalog may hold more.
+    steering, many exclusions) and the catalog may hold more. ``track_filter`` runs inside the ANN query.
     """
     k_max = int(conf.get("RECOMMEND_K_PER_SEED_MAX"))
     k = neighbours_per_seed(pool, len(seeds), int(conf.get("RECOMMEND_K_PER_SEED_MIN")), k_max)
     max_per_artist = int(conf.get("RECOMMEND_MAX_PER_ARTIST"))
     ef_search = int(conf.get("RECOMMEND_EF_SEARCH"))
     while True:
-        found = nearest_candidates(space, seeds, k, exclude=exclude, ef_search=ef_search)
+        found = nearest_candidates(space, seeds, k, exclude=exclude, ef_search=ef_search, track_filter=track_filter)
         per_seed_ids = [[n.track_id for n in hits] for hits in found.per_seed]
         if k >= k_max or pool_is_complete(per_seed_ids, found.artists, k, pool, size, max_per_artist):
             return found, k

@@ -3,6 +3,7 @@ meaning (embedding dimension, tag normalisation, served tracks) is checked by th
 
 from __future__ import annotations
 
+import json
 import math
 
 from drf_spectacular.types import OpenApiTypes
@@ -77,6 +78,69 @@ class EmbeddingField(serializers.Field):
         return list(value)
 
 
+MAX_FILTER_VALUES = 50
+
+
+def _names(help_text: str, max_length: int) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.CharField(min_length=1, max_length=max_length), required=False, default=list,
+        max_length=MAX_FILTER_VALUES, help_text=help_text,
+    )
+
+
+class FiltersSerializer(serializers.Serializer):
+    """What a playlist may hold (recommend/filters.py). Row filters run inside the ANN query; the caps in the
+    diversifier. Unknown genres are not an error: they come back as ``notes`` (and an empty playlist when every
+    genre asked for is unknown)."""
+
+    genres = _names("Keep tracks whose genre or one of whose tags is one of these (case-insensitive).", 100)
+    exclude_genres = _names("Drop tracks whose genre or one of whose tags is one of these.", 100)
+    year_min = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=9999,
+                                        help_text="Earliest release year (tracks of unknown year are dropped).")
+    year_max = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=9999,
+                                        help_text="Latest release year (tracks of unknown year are dropped).")
+    max_duration_s = serializers.FloatField(required=False, allow_null=True, min_value=1.0, max_value=86400.0,
+                                            help_text="Longest track in seconds (unknown durations are dropped).")
+    exclude_artists = _names("Artists to leave out (case- and space-insensitive).", 300)
+    max_per_album = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=MAX_SIZE,
+                                             help_text="At most this many tracks of one album.")
+    one_version_per_song = serializers.BooleanField(
+        required=False, default=False,
+        help_text="One version per song: same artist and title, ignoring case, punctuation and markers such as "
+                  "'(Remastered)' or '- Live'.",
+    )
+
+    def validate(self, attrs):
+        low, high = attrs.get("year_min"), attrs.get("year_max")
+        if low is not None and high is not None and low > high:
+            raise serializers.ValidationError({"year_max": "must not be before year_min"})
+        return attrs
+
+
+@extend_schema_field(FiltersSerializer)
+class FiltersField(serializers.Field):
+    """The filters object; in a multipart form, its JSON text (``filters={"genres": ["jazz"]}``)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            try:
+                data = json.loads(data)
+            except ValueError:
+                raise serializers.ValidationError("filters must be a JSON object") from None
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("filters must be an object")
+        inner = FiltersSerializer(data=data)
+        if not inner.is_valid():
+            raise serializers.ValidationError(inner.errors)
+        unknown = sorted(set(data) - set(inner.fields))
+        if unknown:
+            raise serializers.ValidationError({name: "unknown filter" for name in unknown})
+        return inner.validated_data
+
+    def to_representation(self, value):
+        return value
+
+
 class FromImageInputSerializer(serializers.Serializer):
     image = ImageUploadField(
         required=False, help_text="JPEG, PNG or WebP file (multipart/form-data). Exactly one of image/image_embedding."
@@ -95,11 +159,20 @@ class FromImageInputSerializer(serializers.Serializer):
         choices=MERGE_METHODS, required=False, allow_null=True, default=None,
         help_text="How per-seed lists are merged (default: settings.RECOMMEND_MERGE, round-robin).",
     )
+    filters = FiltersField(required=False, help_text="Filters for this playlist; the session remembers them.")
 
 
 class SteerInputSerializer(serializers.Serializer):
     tags = TagListField(help_text="Tags to steer towards (added to the session's tags).")
     avoid = TagListField(help_text="Tags to steer away from.")
+    filters = FiltersField(required=False, help_text="New filters replacing the session's ({} clears them); "
+                                                     "left out, the session's filters stay.")
+
+
+class PushInputSerializer(serializers.Serializer):
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200,
+                                 help_text="Name of the playlist on the server (default 'Diff4Steer <session> v<n>'); "
+                                           "an existing playlist of that name is updated.")
 
 
 class FeedbackInputSerializer(serializers.Serializer):
@@ -118,6 +191,10 @@ class TrackOutputSerializer(serializers.Serializer):
     title = serializers.CharField()
     artist = serializers.CharField()
     tags = serializers.ListField(child=serializers.CharField())
+    album = serializers.CharField()
+    genre = serializers.CharField()
+    year = serializers.IntegerField(allow_null=True)
+    duration_s = serializers.FloatField(allow_null=True)
     url = serializers.CharField()
 
 
@@ -132,6 +209,10 @@ class PlaylistOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     version = serializers.IntegerField()
     items = PlaylistItemOutputSerializer(many=True)
+    notes = serializers.SerializerMethodField(help_text="What the listener should know, e.g. an unknown genre.")
+
+    def get_notes(self, playlist) -> list[str]:
+        return list((getattr(playlist, "params", None) or {}).get("notes", []))
 
 
 class PlaylistDetailOutputSerializer(PlaylistOutputSerializer):
@@ -195,6 +276,20 @@ class SessionDetailOutputSerializer(serializers.Serializer):
 class FeedbackOutputSerializer(serializers.Serializer):
     session = SessionRefSerializer(source="*")
     steering = SteeringStateSerializer(source="*")
+
+
+class PushSkippedSerializer(serializers.Serializer):
+    track_id = serializers.IntegerField()
+    source = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class PushOutputSerializer(serializers.Serializer):
+    server_playlist_id = serializers.CharField(help_text="The playlist's id on the Subsonic server.")
+    name = serializers.CharField()
+    created = serializers.BooleanField(help_text="False when a playlist of that name was updated.")
+    pushed = serializers.ListField(child=serializers.IntegerField(), help_text="Catalog track ids, in order.")
+    skipped = PushSkippedSerializer(many=True, help_text="Tracks from other sources.")
 
 
 class ErrorDetailSerializer(serializers.Serializer):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -13,6 +14,7 @@ from rest_framework.views import APIView
 
 from config.errors import ApiError
 from recommend import conf
+from recommend.filters import PlaylistFilters
 from recommend.permissions import TOKEN_HEADER, require_session_token
 from recommend.selectors import get_playlist, get_session, session_playlists, with_items
 from recommend.serializers import (
@@ -22,12 +24,15 @@ from recommend.serializers import (
     FromImageInputSerializer,
     FromImageOutputSerializer,
     PlaylistDetailOutputSerializer,
+    PushInputSerializer,
+    PushOutputSerializer,
     SessionDetailOutputSerializer,
     SteerInputSerializer,
     SteerOutputSerializer,
 )
 from recommend.services.feedback import record_feedback
 from recommend.services.playlist import playlist_from_image
+from recommend.services.push import configured_client, push_playlist
 from recommend.services.steering import steer_session
 from recommend.throttles import SessionThrottle
 
@@ -108,6 +113,7 @@ class PlaylistFromImageApi(AnonymousApi):
             seeds=data["seeds"],
             guidance=data["guidance"],
             merge=data["merge"],
+            filters=PlaylistFilters.from_dict(data["filters"]) if "filters" in data else None,
         )
         body = {"session": {"id": created.session.pk, "token": created.token},
                 "playlist": with_items(created.playlist)}
@@ -131,7 +137,9 @@ class SessionSteerApi(AnonymousApi):
         require_session_token(request, session)
         serializer = SteerInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        playlist = steer_session(session, serializer.validated_data["tags"], serializer.validated_data["avoid"])
+        data = serializer.validated_data
+        filters = PlaylistFilters.from_dict(data["filters"]) if "filters" in data else None
+        playlist = steer_session(session, data["tags"], data["avoid"], filters=filters)
         body = {"session": {"id": session.pk}, "playlist": with_items(playlist)}
         return Response(SteerOutputSerializer(body).data, status=status.HTTP_201_CREATED)
 
@@ -193,3 +201,31 @@ class PlaylistDetailApi(AnonymousApi):
         require_session_token(request, playlist.session)
         return Response(PlaylistDetailOutputSerializer(playlist).data)
 
+
+
+class PlaylistPushApi(APIView):
+    """Staff (token or admin login) may push any playlist; a listener may push the playlists of their session."""
+
+    authentication_classes = (TokenAuthentication, SessionAuthentication)
+    permission_classes = (AllowAny,)
+    parser_classes = (JSONParser,)
+
+    @extend_schema(
+        operation_id="playlist_push",
+        summary="Create or update the playlist on the configured Subsonic server (songs that came from it)",
+        parameters=[OpenApiParameter(TOKEN_HEADER, str, OpenApiParameter.HEADER, required=False,
+                                     description="The session's token (not needed for staff users).")],
+        request=PushInputSerializer,
+        responses={200: PushOutputSerializer, **error_responses(400, 403, 404, 409, 502, 503)},
+    )
+    def post(self, request: Request, playlist_id: int) -> Response:
+        playlist = get_playlist(playlist_id)
+        if not (request.user and request.user.is_staff):
+            require_session_token(request, playlist.session)
+        serializer = PushInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        from django.conf import settings
+
+        result = push_playlist(playlist, configured_client(), name=serializer.validated_data.get("name", ""),
+                               source=settings.SUBSONIC_SOURCE)
+        return Response(PushOutputSerializer(result.as_dict()).data)

@@ -77,3 +77,16 @@ def held_in_another_transaction(take: Callable[[], object]) -> Iterator[None]:
     finally:
         release.set()
         thread.join(30)
+
+
+@pytest.fixture
+def supysonic(tmp_path):
+    """A real Subsonic-API server (Supysonic) on a loopback port over a generated, tagged music folder
+    (tests/subsonic_server.py), stopped after the test."""
+    from tests.subsonic_server import SupysonicServer
+
+    server = SupysonicServer(tmp_path / "supysonic").start()
+    try:
+        yield server
+    finally:
+        server.stop()

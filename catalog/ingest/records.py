@@ -18,12 +18,12 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
 KNOWN_FIELDS = frozenset(
-    {"source", "external_id", "id", "title", "artist", "album", "tags", "duration_s", "url", "metadata", "embedding",
-     "audio", "text"}
+    {"source", "external_id", "id", "title", "artist", "album", "tags", "genre", "year", "duration_s", "url",
+     "metadata", "embedding", "audio", "text"}
 )
-MAX_LENGTHS = {"source": 50, "external_id": 200, "title": 500, "artist": 300, "album": 300, "url": 500}
+MAX_LENGTHS = {"source": 50, "external_id": 200, "title": 500, "artist": 300, "album": 300, "genre": 100, "url": 500}
 MAX_TAG_LENGTH = 100
-TRACK_FIELDS = ("title", "artist", "album", "tags", "duration_s", "url", "metadata")
+TRACK_FIELDS = ("title", "artist", "album", "tags", "genre", "year", "duration_s", "url", "metadata")
 _url_validator = URLValidator(schemes=["http", "https"])
 
 
@@ -58,6 +58,8 @@ class TrackRecord:
     artist: str = ""
     album: str = ""
     tags: list[str] = field(default_factory=list)
+    genre: str = ""
+    year: int | None = None
     duration_s: float | None = None
     url: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -128,6 +130,18 @@ def _duration(value: Any) -> float | None:
     return duration
 
 
+def _year(value: Any) -> int | None:
+    if _blank(value):
+        return None
+    try:
+        year = float(value)
+    except (TypeError, ValueError):
+        raise RowInvalid("year is not a number") from None
+    if not year.is_integer() or not 0 < year <= 9999:
+        raise RowInvalid("year must be a whole number from 1 to 9999")
+    return int(year)
+
+
 def _metadata(value: Any) -> dict[str, Any]:
     if _blank(value):
         return {}
@@ -187,6 +201,8 @@ def parse_record(raw: dict[str, Any], row: int, *, default_source: str = "") -> 
         artist=_text(raw, "artist"),
         album=_text(raw, "album"),
         tags=_tags(raw.get("tags")),
+        genre=_text(raw, "genre"),
+        year=_year(raw.get("year")),
         duration_s=_duration(raw.get("duration_s")),
         url=_url(raw),
         metadata={**extra, **metadata},

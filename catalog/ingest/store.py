@@ -19,8 +19,10 @@ from catalog.models import EmbeddingSpace
 from catalog.vector_index import register_vector_type
 
 STAGE = "catalog_ingest_stage"
-_COLUMNS = "row_no, source, external_id, title, artist, album, tags, duration_s, url, metadata, present, vector"
-_TYPES = ["int4", "text", "text", "text", "text", "text", "text[]", "float8", "text", "jsonb", "int4", "vector"]
+_COLUMNS = ("row_no, source, external_id, title, artist, album, tags, genre, year, duration_s, url, metadata, present, "
+            "vector")
+_TYPES = ["int4", "text", "text", "text", "text", "text", "text[]", "text", "int2", "float8", "text", "jsonb", "int4",
+          "vector"]
 _TRACK_FIELDS = list(TRACK_FIELDS)
 _BITS = {name: 1 << i for i, name in enumerate(_TRACK_FIELDS)}  # which fields a row carried
 
@@ -39,7 +41,8 @@ def create_stage() -> None:
         cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
         cursor.execute(
             f"CREATE TEMP TABLE {STAGE} (row_no int, source text, external_id text, title text, artist text, "
-            "album text, tags text[], duration_s float8, url text, metadata jsonb, present int, vector vector) "
+            "album text, tags text[], genre text, year int2, duration_s float8, url text, metadata jsonb, present int, "
+            "vector vector) "
             "ON COMMIT DROP"
         )
 
@@ -56,7 +59,7 @@ def copy_rows(records: Iterable[tuple[TrackRecord, np.ndarray]]) -> int:
             for record, vector in records:
                 copy.write_row((
                     record.row, record.source, record.external_id, record.title, record.artist, record.album,
-                    record.tags, record.duration_s, record.url, Jsonb(record.metadata),
+                    record.tags, record.genre, record.year, record.duration_s, record.url, Jsonb(record.metadata),
                     sum(_BITS[f] for f in record.fields), vector,
                 ))
                 count += 1

@@ -18,11 +18,12 @@ import numpy as np
 from django.db import transaction
 from PIL import Image
 
-from catalog.selectors import get_space
+from catalog.selectors import get_space, tracks_by_id, tracks_matching
 from config.errors import ApiError
 from prior.images import ImageInputError, load_image
 from recommend import conf, engine
 from recommend.diversify import DiversifyParams
+from recommend.filters import PlaylistFilters, diversifier_groups, resolve
 from recommend.models import Playlist, PlaylistItem, Session, SteeringEvent, hash_token, new_token
 from recommend.ranking import MERGE_METHODS, RankedItem, rank_playlist
 from recommend.selectors import candidate_features, playlist_candidates
@@ -101,8 +102,13 @@ def compute_playlist(
     exclude: Sequence[int] = (),
     pinned: Sequence[int] = (),
     rng_seed: int | None = None,
+    filters: PlaylistFilters | None = None,
 ) -> ComputedPlaylist:
-    """Seeds (steered by ``state``) -> one-round-trip ANN -> merge -> diversify. Reads only; stores nothing."""
+    """Seeds (steered by ``state``) -> one-round-trip ANN -> merge -> diversify. Reads only; stores nothing.
+
+    ``filters`` (:mod:`recommend.filters`) restrict the ANN and cap the diversifier; liked tracks that no longer
+    pass them are not kept. Genres no track has are reported in ``params["notes"]``.
+    """
     from django.conf import settings
 
     merge = merge or conf.get("RECOMMEND_MERGE")
@@ -115,6 +121,11 @@ def compute_playlist(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     space = get_space(settings.CATALOG_SPACE)  # resolved once: the selectors below then need no lookup of their own
+    filters = filters or PlaylistFilters()
+    resolved = resolve(filters)
+    if pinned and not resolved.track.is_empty:
+        passing = tracks_matching(pinned, resolved.track)
+        pinned = [t for t in pinned if t in passing]
     try:
         steer = steering_pairs(state, space)
         timings["encode_tags"] = (time.perf_counter() - t0) * 1000
@@ -128,13 +139,19 @@ def compute_playlist(
     t2 = time.perf_counter()
     pool_factor = int(conf.get("RECOMMEND_POOL_FACTOR"))
     found, k = playlist_candidates(
-        space, seeds, pool=max(pool_factor, 1) * size, size=size, exclude=set(exclude) | set(pinned)
-    )
-    per_seed, vectors, artists = found.per_seed, dict(found.vectors), dict(found.artists)
+        space, seeds, pool=max(pool_factor, 1) * size, size=size, exclude=set(exclude) | set(pinned),
+        track_filter=None if resolved.track.is_empty else resolved.track,
+    ) if not resolved.matches_nothing else (None, 0)
+    per_seed = found.per_seed if found is not None else [[] for _ in range(len(seeds))]
+    vectors, artists = (dict(found.vectors), dict(found.artists)) if found is not None else ({}, {})
+    albums, titles = (dict(found.albums), dict(found.titles)) if found is not None else ({}, {})
     if pinned:  # liked tracks are kept, not searched for: their features need one more read
         pinned_vectors, pinned_artists = candidate_features(space, list(pinned))
         vectors.update(pinned_vectors)
         artists.update(pinned_artists)
+        if filters.max_per_album is not None or filters.one_version_per_song:
+            for track in tracks_by_id(pinned).values():
+                albums[track.pk], titles[track.pk] = track.album, track.title
     timings["ann"] = (time.perf_counter() - t2) * 1000
     t3 = time.perf_counter()
     params = DiversifyParams(
@@ -151,6 +168,7 @@ def compute_playlist(
         params=params,
         pool_factor=pool_factor,
         pinned=pinned,
+        groups_of=lambda ids: diversifier_groups(filters, ids, albums, titles, artists),
     )
     timings["merge"] = (time.perf_counter() - t3) * 1000
     record = {
@@ -166,6 +184,10 @@ def compute_playlist(
         "avoid": list(state.avoid),
         "space": space.name,
     }
+    if not filters.is_empty:
+        record["filters"] = filters.as_dict()
+    if resolved.notes:
+        record["notes"] = resolved.notes
     return ComputedPlaylist(items=items, params=record, timings_ms=timings)
 
 
@@ -204,8 +226,11 @@ def playlist_from_image(
     guidance: float | None = None,
     merge: str | None = None,
     rng_seed: int | None = None,
+    filters: PlaylistFilters | None = None,
 ) -> CreatedSession:
-    """Start a session from an image (or its embedding): version 1 of its playlist, steered by ``tags`` if given."""
+    """Start a session from an image (or its embedding): version 1 of its playlist, steered by ``tags`` if given.
+
+    ``filters`` apply to this playlist and are remembered for the session's next steers."""
     from recommend.services.steering import clean_tags
 
     with engine.sampling_ahead():  # decoding comes first: concurrent requests then share a sampling pass
@@ -213,7 +238,7 @@ def playlist_from_image(
         cond = query_vector(image, image_embedding)
         state = SteeringState(tags=tuple(tags))
         computed = compute_playlist(cond, state, size=size, n_seeds=seeds, guidance=guidance, merge=merge,
-                                    rng_seed=rng_seed)
+                                    rng_seed=rng_seed, filters=filters)
     token = new_token()
     with transaction.atomic():
         session = Session.objects.create(
@@ -221,7 +246,8 @@ def playlist_from_image(
             cond_space=engine.cond_space().name,
             query_embedding=[float(x) for x in cond],
             tags=tags,
-            params={"size": size, "seeds": seeds, "guidance": guidance, "merge": computed.params["merge"]},
+            params={"size": size, "seeds": seeds, "guidance": guidance, "merge": computed.params["merge"],
+                    **({"filters": filters.as_dict()} if filters is not None and not filters.is_empty else {})},
         )
         playlist = store_playlist(session, 1, computed)
         SteeringEvent.objects.create(session=session, kind=SteeringEvent.Kind.CREATE, tags=tags, playlist_version=1)

@@ -16,6 +16,7 @@ from django.db import transaction
 from catalog.selectors import tracks_in_space
 from config.errors import ApiError
 from recommend import conf, engine
+from recommend.filters import PlaylistFilters, session_filters
 from recommend.models import MAX_TAGS, TAG_MAX_LENGTH, Playlist, Session, SteeringEvent
 from recommend.selectors import get_session, served_so_far
 from recommend.services.playlist import compute_playlist, store_playlist, unavailable
@@ -90,8 +91,12 @@ def rated_tracks_still_listed(session: Session) -> tuple[list[int], list[int]]:
     return liked, [t for t in session.skipped if t in listed]
 
 
-def steer_session(session: Session, tags: Sequence[str] = (), avoid: Sequence[str] = ()) -> Playlist:
-    """Add ``tags`` / ``avoid`` to the session's steering state and store the next playlist version."""
+def steer_session(
+    session: Session, tags: Sequence[str] = (), avoid: Sequence[str] = (), filters: PlaylistFilters | None = None
+) -> Playlist:
+    """Add ``tags`` / ``avoid`` to the session's steering state and store the next playlist version.
+
+    ``filters`` replace the session's remembered ones (None keeps them)."""
     tags, avoid = clean_tags(tags), clean_tags(avoid, field="avoid")
     both = sorted(set(tags) & set(avoid))
     if both:
@@ -105,7 +110,8 @@ def steer_session(session: Session, tags: Sequence[str] = (), avoid: Sequence[st
         liked, skipped = rated_tracks_still_listed(session)
         state = SteeringState(tags=tuple(session.tags), avoid=tuple(session.avoid), liked=tuple(liked),
                               skipped=tuple(skipped))
-        params = session.params or {}
+        active_filters, session.params = session_filters(session.params, filters)
+        params = session.params
         size = int(params.get("size", 20))
         latest, served = served_so_far(session)
         check_room(latest)
@@ -118,10 +124,11 @@ def steer_session(session: Session, tags: Sequence[str] = (), avoid: Sequence[st
             merge=params.get("merge"),
             exclude=served,
             pinned=liked[-size:],
+            filters=active_filters,
         )
         version = latest + 1
         playlist = store_playlist(session, version, computed)
-        session.save(update_fields=["tags", "avoid", "updated_at"])
+        session.save(update_fields=["tags", "avoid", "params", "updated_at"])
         SteeringEvent.objects.create(
             session=session, kind=SteeringEvent.Kind.STEER, tags=tags, avoid=avoid, playlist_version=version
         )

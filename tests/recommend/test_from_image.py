@@ -38,7 +38,8 @@ def test_image_upload_gives_a_full_diverse_playlist(api, catalog):
     artists = [item["track"]["artist"] for item in items]
     assert max(Counter(artists).values()) <= 2, "artist cap"
     assert all(a != b for a, b in zip(artists, artists[1:], strict=False)), "no adjacent same artist"
-    assert set(items[0]["track"]) == {"id", "external_id", "title", "artist", "tags", "url"}
+    assert set(items[0]["track"]) == {"id", "external_id", "title", "artist", "tags", "album", "genre", "year",
+                                      "duration_s", "url"}
     assert all(0 <= item["seed"] < 16 for item in items)
     # the score is the cosine between the track and its seed: real numbers in [-1, 1]
     assert all(-1.0 <= item["score"] <= 1.0 for item in items)
