@@ -1,4 +1,4 @@
-"""URL map: the REST API under /api/, the admin, health checks, and the OpenAPI schema and docs."""
+"""URL map: the listener page at /, the REST API under /api/, the admin, health checks, and the OpenAPI schema and docs."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema", template_name="web/redoc.html"), name="redoc"),
     path("healthz", health.healthz, name="healthz"),
+    path("", include("web.urls")),
     path("readyz", health.readyz, name="readyz"),
 ]
 
