@@ -18,6 +18,7 @@ from django.conf import settings
 from tests.recommend.conftest import catalog, catalog_rows, minilm, tiny_prior  # noqa: F401  (the same fixtures)
 
 CHROMIUM = "/usr/bin/chromium"
+ADMIN_IMPORT_SOURCE = "admin-browser-test"
 ARTIFACTS = Path(settings.BASE_DIR) / "var" / "test-artifacts" / "browser"
 
 
@@ -49,8 +50,11 @@ def admin_user(catalog, django_db_blocker) -> Iterator[tuple[str, str]]:  # noqa
     with django_db_blocker.unblock():
         get_user_model().objects.create_superuser("catalog-admin", "admin@example.com", "not-a-real-secret-1")
     yield "catalog-admin", "not-a-real-secret-1"
+    from catalog.models import Track
+
     with django_db_blocker.unblock():
         get_user_model().objects.filter(username="catalog-admin").delete()
+        Track.objects.filter(source=ADMIN_IMPORT_SOURCE).delete()  # what the admin test imported
 
 
 @pytest.fixture(scope="package")

@@ -91,6 +91,9 @@ def test_photo_to_playlist_then_steer_avoid_like_and_export(offline_page, live_u
     assert page.locator("#chips-avoid li.sent").all_inner_texts() == ["vocals"]
     assert "less: vocals" in page.locator("#versions li").nth(2).inner_text()
     screenshot(page, "3-liked-kept-and-avoid-vocals")
+    page.set_viewport_size({"width": 1280, "height": 1700})
+    page.evaluate("window.scrollTo(0, 0)")
+    screenshot(page, "page", full_page=False)  # the one in the README (docs/screenshots/page.png)
 
     # an earlier version can be shown again
     page.locator("#versions button").first.click()
