@@ -1,4 +1,4 @@
-"""URL map: the listener page at /, the REST API under /api/, the admin, health checks, and the OpenAPI schema and docs."""
+"""URL map: the listener page at /, the REST API under /api/, the admin, health checks, the OpenAPI schema and docs."""
 
 from django.contrib import admin
 from django.urls import include, path

@@ -109,7 +109,8 @@ def test_photo_to_playlist_then_steer_avoid_like_and_export(offline_page, live_u
     assert xspf.suggested_filename.endswith("-v3.xspf")
     text = open(xspf.path(), encoding="utf-8").read()
     xmlschema.XMLSchema(XSD).validate(text)
-    locations = [t.findtext("x:location", namespaces=NS) for t in ET.fromstring(text).findall("x:trackList/x:track", NS)]
+    tracks = ET.fromstring(text).findall("x:trackList/x:track", NS)
+    locations = [t.findtext("x:location", namespaces=NS) for t in tracks]
     assert len(locations) == 20
     page.select_option("#export-format", "m3u8")
     with page.expect_download() as download:
