@@ -152,8 +152,13 @@ def test_phone_sized_screen_has_no_sideways_scroll(browser, live_url, photo):
     try:
         page.goto(live_url + "/")
         assert page.get_attribute("#camera", "capture") == "environment"  # "Take a photo" opens the camera
+        assert page.inner_text("#guidance-value") == "model's default"
+        page.focus("#guidance")
+        page.keyboard.press("ArrowRight")  # 2 -> 2.5, by keyboard
+        assert page.inner_text("#guidance-value") == "w = 2.5"
         page.set_input_files("#photo", str(photo))
         wait_for_version(page, 1)
+        assert page.inner_text("#versions li") == "Version 1 · w = 2.5"  # the session was sampled with it
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         box = page.locator("#tracks li.track button.like").first.bounding_box()
         assert box["width"] >= 40 and box["height"] >= 40  # a finger can hit it

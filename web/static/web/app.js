@@ -14,6 +14,7 @@ const state = {
   steering: {tags: [], avoid: [], liked: [], skipped: []},
   pending: {tags: [], avoid: []},
   busy: false,
+  guidanceSet: false,   // the slider was moved: send its value; until then the model's tuned default applies
 };
 
 /* ---------- errors: one clear sentence per API error code ---------- */
@@ -161,7 +162,7 @@ function startSession() {
   run("Drawing seeds from your photo…", async () => {
     const form = new FormData();
     form.append("image", state.file, state.file.name || "photo");
-    form.append("guidance", $("guidance").value);
+    if (state.guidanceSet) form.append("guidance", $("guidance").value);  // else the model's tuned default
     const created = await api("POST", "/api/playlists/from-image", {form});
     state.session = created.session;
     state.steering = {tags: [], avoid: [], liked: [], skipped: []};
@@ -319,7 +320,8 @@ function renderVersions() {
   list.textContent = "";
   for (const v of state.versions) {
     const tags = (v.params.tags || []).join(", "), avoid = (v.params.avoid || []).join(", ");
-    const label = `Version ${v.version}` + (tags ? ` · more: ${tags}` : "") + (avoid ? ` · less: ${avoid}` : "");
+    const w = v.params.guidance === null || v.params.guidance === undefined ? "" : ` · w = ${v.params.guidance}`;
+    const label = `Version ${v.version}${w}` + (tags ? ` · more: ${tags}` : "") + (avoid ? ` · less: ${avoid}` : "");
     list.append(el("li", {}, el("button", {type: "button",
       "aria-current": state.playlist && v.id === state.playlist.id ? "true" : null,
       onclick: () => showVersion(v.id)}, label)));
@@ -380,10 +382,11 @@ function init() {
   $("max-mb").textContent = String(mb(MAX_BYTES));
   const guidance = $("guidance");
   const showGuidance = () => {
-    $("guidance-value").textContent = `w = ${guidance.value}`;
-    guidance.setAttribute("aria-valuetext", `guidance ${guidance.value}`);
+    const text = state.guidanceSet ? `w = ${guidance.value}` : "model's default";
+    $("guidance-value").textContent = text;
+    guidance.setAttribute("aria-valuetext", text);
   };
-  guidance.addEventListener("input", showGuidance);
+  guidance.addEventListener("input", () => { state.guidanceSet = true; showGuidance(); });
   showGuidance();
   for (const id of ["photo", "camera"]) {
     $(id).addEventListener("change", (event) => chooseFile(event.target.files[0]));
