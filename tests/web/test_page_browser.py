@@ -162,6 +162,8 @@ def test_phone_sized_screen_has_no_sideways_scroll(browser, live_url, photo):
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         box = page.locator("#tracks li.track button.like").first.bounding_box()
         assert box["width"] >= 40 and box["height"] >= 40  # a finger can hit it
-        screenshot(page, "6-phone", full_page=False)
+        screenshot(page, "6-phone-playlist", full_page=False)
+        page.evaluate("window.scrollTo(0, 0)")
+        screenshot(page, "6-phone-top", full_page=False)
     finally:
         context.close()
