@@ -23,7 +23,28 @@ ARTIFACTS = Path(settings.BASE_DIR) / "var" / "test-artifacts" / "browser"
 
 
 @pytest.fixture(scope="package")
-def live_url(catalog) -> Iterator[str]:  # noqa: F811
+def fresh_statistics(django_db_setup, django_db_blocker) -> Iterator[None]:
+    """Forget the catalog tables' planner statistics once this package's committed rows are gone (torn down after
+    ``catalog``), as if it had never run.
+
+    The admin import in these tests commits an ANALYZE through the live server; its statistics (one space holding
+    every row) outlive the rows (ANALYZE of an empty table keeps them), and would have the planner read a later
+    test's small new space by its B-tree instead of its HNSW index."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        if connection.pg_version < 180000:  # the pg_clear_* functions are Postgres 18's (the embedded server)
+            return
+        for table in ("catalog_track", "catalog_trackembedding"):
+            cursor.execute("SELECT pg_clear_relation_stats('public', %s)", [table])
+            cursor.execute(
+                "SELECT pg_clear_attribute_stats('public', %s, attname::text, inherited) FROM pg_stats "
+                "WHERE schemaname = 'public' AND tablename = %s", [table, table])
+
+
+@pytest.fixture(scope="package")
+def live_url(fresh_statistics, catalog) -> Iterator[str]:  # noqa: F811
     """The Django app served over HTTP by a threaded WSGI server on a free loopback port."""
     from django.core.handlers.wsgi import WSGIHandler
     from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
