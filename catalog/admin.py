@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, OuterRef
@@ -94,9 +95,11 @@ class SpaceFilter(admin.SimpleListFilter):
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(help_text="CSV, JSONL (.jsonl/.ndjson) or Parquet; one track per row (see docs/catalog.md)")
+    file = forms.FileField(help_text="CSV, JSONL (.jsonl/.ndjson) or Parquet; one track per row (see docs/catalog.md). "
+                                     "Rows without a vector are embedded from their text (title, artist, tags, "
+                                     "description) by the space's text encoder.")
     embeddings = forms.FileField(required=False, help_text="Optional sidecar .npy: row i is the i-th record's vector")
-    space = forms.CharField(max_length=100, help_text="Embedding space to import into")
+    space = forms.CharField(max_length=100, help_text="Embedding space to import into (the served one by default)")
     dimension = forms.IntegerField(required=False, min_value=1, help_text="Only to create a new space")
     source = forms.CharField(max_length=50, initial="file", help_text="For rows without a source column")
     skip_invalid = forms.BooleanField(required=False, label="Skip invalid rows (import the good ones)")
@@ -184,7 +187,7 @@ class TrackAdmin(admin.ModelAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         report, rejected, error = None, False, None
-        form = ImportForm(request.POST or None, request.FILES or None)
+        form = ImportForm(request.POST or None, request.FILES or None, initial={"space": settings.CATALOG_SPACE})
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             with tempfile.TemporaryDirectory(prefix="catalog-import-") as tmp:

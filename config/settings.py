@@ -7,6 +7,7 @@ With ``DATABASE_URL`` unset the project starts an embedded Postgres with pgvecto
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -63,14 +64,17 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from here, not from a CDN
     "catalog",
     "recommend",
     "worker",
+    "web",
 ]
 
 MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",  # first: its headers must reach every response, errors included
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static files from any server: gunicorn, the demo's, tests'
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -142,8 +146,19 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# Static files (the admin's, Swagger UI's and ReDoc's from drf-spectacular-sidecar, the listener page's) are served
+# by WhiteNoise inside the Django app, so every server serves them: gunicorn in production (the Docker image runs
+# `collectstatic` into STATIC_ROOT, compressed), the demo's threaded WSGI server and the tests' live server (found
+# in the apps' static/ folders, WHITENOISE_USE_FINDERS, when nothing was collected).
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", not (STATIC_ROOT / "admin").is_dir())
+if WHITENOISE_USE_FINDERS:  # nothing collected yet (demo, tests): that STATIC_ROOT is absent is expected
+    warnings.filterwarnings("ignore", message=r"No directory at: .*staticfiles", category=UserWarning)
 
 # Uploads: the image cap is enforced by the API (413); Django's own limits guard everything else.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_value("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
@@ -177,6 +192,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Diversified playlists from images, steerable by text tags (Diff4Steer, arXiv 2412.04746).",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",  # self-hosted (drf-spectacular-sidecar): /api/docs/ works offline
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Playlists (recommend/) ---------------------------------------------------------------------------

@@ -92,6 +92,9 @@ class Playlist(models.Model):
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="playlists")
     version = models.PositiveIntegerField()
     params = models.JSONField(default=dict, blank=True)
+    explain = models.JSONField(
+        default=dict, blank=True, help_text="Why each track is there and a 2-D map of seeds and tracks (explain.py)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

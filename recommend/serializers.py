@@ -10,6 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from recommend.export import FORMATS as EXPORT_FORMATS
 from recommend.models import MAX_TAGS, TAG_MAX_LENGTH
 from recommend.ranking import MERGE_METHODS
 
@@ -182,6 +183,10 @@ class FeedbackInputSerializer(serializers.Serializer):
                                     max_length=200)
 
 
+class PlaylistExportInputSerializer(serializers.Serializer):
+    format = serializers.ChoiceField(choices=list(EXPORT_FORMATS), help_text="The file format.")
+
+
 # --- outputs ----------------------------------------------------------------------------------------------------
 
 
@@ -198,21 +203,46 @@ class TrackOutputSerializer(serializers.Serializer):
     url = serializers.CharField()
 
 
+POINT_SCHEMA = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
+
+
 class PlaylistItemOutputSerializer(serializers.Serializer):
     rank = serializers.IntegerField(help_text="1-based position.")
     score = serializers.FloatField(help_text="Cosine similarity of the track to the seed that found it.")
     seed = serializers.IntegerField(help_text="Index of the prior seed that retrieved the track.")
+    tag = serializers.SerializerMethodField(
+        help_text="The tag in force whose text embedding is closest to the track (the tag that pulled it); "
+                  "null when no tag was in force."
+    )
+    point = serializers.SerializerMethodField(
+        help_text="The track on the version's 2-D map (first two principal axes of seeds and tracks, in [-1, 1])."
+    )
     track = TrackOutputSerializer()
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_tag(self, item) -> str | None:
+        return (item.playlist.explain or {}).get("tags", {}).get(str(item.track_id))
+
+    @extend_schema_field({**POINT_SCHEMA, "nullable": True})
+    def get_point(self, item) -> list[float] | None:
+        return (item.playlist.explain or {}).get("tracks", {}).get(str(item.track_id))
 
 
 class PlaylistOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     version = serializers.IntegerField()
+    seed_points = serializers.SerializerMethodField(
+        help_text="Each seed of the prior on the same 2-D map as the items' `point` (index = the items' `seed`)."
+    )
     items = PlaylistItemOutputSerializer(many=True)
     notes = serializers.SerializerMethodField(help_text="What the listener should know, e.g. an unknown genre.")
 
     def get_notes(self, playlist) -> list[str]:
         return list((getattr(playlist, "params", None) or {}).get("notes", []))
+
+    @extend_schema_field({"type": "array", "items": POINT_SCHEMA})
+    def get_seed_points(self, playlist) -> list[list[float]]:
+        return (playlist.explain or {}).get("seeds", [])
 
 
 class PlaylistDetailOutputSerializer(PlaylistOutputSerializer):

@@ -3,9 +3,12 @@ or selector, serialise. Sessions are anonymous (no Django auth, so no CSRF); the
 
 from __future__ import annotations
 
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -14,6 +17,7 @@ from rest_framework.views import APIView
 
 from config.errors import ApiError
 from recommend import conf
+from recommend.export import FORMATS, export_playlist, filename
 from recommend.filters import PlaylistFilters
 from recommend.permissions import TOKEN_HEADER, require_session_token
 from recommend.selectors import get_playlist, get_session, session_playlists, with_items
@@ -24,6 +28,7 @@ from recommend.serializers import (
     FromImageInputSerializer,
     FromImageOutputSerializer,
     PlaylistDetailOutputSerializer,
+    PlaylistExportInputSerializer,
     PushInputSerializer,
     PushOutputSerializer,
     SessionDetailOutputSerializer,
@@ -229,3 +234,39 @@ class PlaylistPushApi(APIView):
         result = push_playlist(playlist, configured_client(), name=serializer.validated_data.get("name", ""),
                                source=settings.SUBSONIC_SOURCE)
         return Response(PushOutputSerializer(result.as_dict()).data)
+class JsonErrorsNegotiation(DefaultContentNegotiation):
+    """``?format=`` names the export format here, not a DRF renderer: errors are JSON whatever it says."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class PlaylistExportApi(AnonymousApi):
+    content_negotiation_class = JsonErrorsNegotiation
+
+    @extend_schema(
+        operation_id="playlist_export",
+        summary="One playlist version as a file for music players: JSPF, XSPF or M3U8 (token of its session required)",
+        description="A download (`Content-Disposition: attachment`) with each track's title, artist, tags and link "
+                    "(the catalog's `url`). JSPF is XSPF's JSON form as ListenBrainz reads it; M3U8 has one "
+                    "`#EXTINF:seconds,Artist - Title` line before each link and leaves out tracks without one.",
+        parameters=[
+            TOKEN_PARAM,
+            OpenApiParameter("format", str, OpenApiParameter.QUERY, required=True, enum=list(FORMATS),
+                             description="jspf, xspf or m3u8"),
+        ],
+        responses={
+            **{(200, f.media_type): OpenApiResponse(OpenApiTypes.STR, description=f"{f.name.upper()} file")
+               for f in FORMATS.values()},
+            **error_responses(400, 403, 404),
+        },
+    )
+    def get(self, request: Request, playlist_id: int) -> HttpResponse:
+        playlist = get_playlist(playlist_id)
+        require_session_token(request, playlist.session)
+        serializer = PlaylistExportInputSerializer(data=request.query_params)
+        serializer.is_valid(raise_exception=True)
+        body, fmt = export_playlist(playlist, serializer.validated_data["format"])
+        response = HttpResponse(body, content_type=f"{fmt.media_type}; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{filename(playlist, fmt)}"'
+        return response

@@ -65,6 +65,51 @@ def embed_texts(items: Iterable[Item], encoder, batch_size: int = 256) -> Iterat
     return _batched(items, lambda r: bool(r.text), batch_size, work)
 
 
+def metadata_text(record: TrackRecord) -> str:
+    """The text a record without a vector is embedded from: its ``text`` column, else its description, tags,
+    title and artist in one line ("calm piano ballad. piano, calm. Night Song by Ann Lee")."""
+    if record.text:
+        return record.text
+    description = record.metadata.get("description")
+    parts = [description.strip() if isinstance(description, str) else "", ", ".join(record.tags)]
+    if record.title or record.artist:
+        parts.append(" by ".join(p for p in (record.title, record.artist) if p))
+    return ". ".join(p for p in parts if p)
+
+
+def embed_metadata(items: Iterable[Item], encoder_for: Callable[[], tuple[object | None, str]],
+                   batch_size: int = 256) -> Iterator[Item]:
+    """Records without a vector get the text encoder's vector of :func:`metadata_text`.
+
+    ``encoder_for()`` is called at the first record that needs it (a file whose rows all carry vectors never loads
+    a model) and gives the encoder, or None and the reason it cannot embed into the target space; then, like a
+    record with nothing to embed, each such record becomes a :class:`RowError` in the usual report.
+    """
+    resolved: list[tuple[object | None, str]] = []
+
+    def encoder() -> tuple[object | None, str]:
+        if not resolved:
+            resolved.append(encoder_for())
+        return resolved[0]
+
+    def described(stream: Iterable[Item]) -> Iterator[Item]:
+        for item in stream:
+            if isinstance(item, TrackRecord) and item.embedding is None:
+                item.text = metadata_text(item)
+                if not item.text:
+                    item = RowError(item.row, "missing embedding, and no title, artist, tags, description or text "
+                                              "to embed", item.external_id)
+                elif encoder()[0] is None:
+                    item = RowError(item.row, f"missing embedding ({encoder()[1]})", item.external_id)
+            yield item
+
+    class Deferred:  # embed_texts calls it only once some record waits for a vector
+        def encode_texts(self, texts: list[str]) -> np.ndarray:
+            return encoder()[0].encode_texts(texts)
+
+    return embed_texts(described(items), Deferred(), batch_size)
+
+
 def audio_path(record: TrackRecord, audio_dir: Path) -> Path:
     """The record's audio file: its ``audio`` column, else ``<external_id>.wav``; never outside ``audio_dir``."""
     name = record.audio or f"{record.external_id}.wav"

@@ -28,7 +28,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from catalog.ingest import store
-from catalog.ingest.embed import embed_audio
+from catalog.ingest.embed import embed_audio, embed_metadata
 from catalog.ingest.files import FileInvalid, TrackFile
 from catalog.ingest.records import RowError, RowInvalid, TrackRecord, check_vector, parse_record
 from catalog.models import EmbeddingSpace
@@ -192,6 +192,19 @@ def _checked(items: Iterable[Item], dimension: int, errors: list[RowError],
             errors.append(RowError(item.row, str(exc), item.external_id))
 
 
+def _text_encoder_for(space: str, encoder=None) -> tuple[object | None, str]:
+    """(the text encoder that embeds into ``space``, "") — by default settings.TEXT_ENCODER — or (None, why not)."""
+    if encoder is None:
+        from django.conf import settings
+
+        from prior.encoders import get_text_encoder
+
+        encoder = get_text_encoder(settings.TEXT_ENCODER)  # an EncoderError is a file-level error (ingest_file)
+    if encoder.space.name != space:
+        return None, f"the text encoder embeds into {encoder.space.name!r}, not {space!r}"
+    return encoder, ""
+
+
 def ingest_file(
     path: str | Path,
     *,
@@ -205,9 +218,15 @@ def ingest_file(
     defer_index: bool = False,
     audio_dir: str | Path | None = None,
     music_encoder=None,
+    text_encoder=None,
     progress: Callable[[int], Any] | None = None,
 ) -> IngestReport:
-    """Ingest a CSV/JSONL/Parquet file; with ``audio_dir``, vectors come from ``music_encoder`` on each row's audio."""
+    """Ingest a CSV/JSONL/Parquet file; with ``audio_dir``, vectors come from ``music_encoder`` on each row's audio.
+
+    Without ``audio_dir``, a row that carries no vector is embedded from its text (``text``, else description, tags,
+    title, artist) by ``text_encoder``, by default the configured ``TEXT_ENCODER`` (loaded only if a row needs it),
+    which must embed into the target space: metadata-only catalogs import like any other.
+    """
     try:
         track_file = TrackFile.open(path, fmt=fmt, default_source=source, sidecar=sidecar)
         items: Iterable[Item] = track_file
@@ -224,6 +243,8 @@ def ingest_file(
                 raise IngestError(f"{audio_dir}: not a directory")
             prior_space = music_encoder.space
             items = embed_audio(items, music_encoder, audio_dir)
+        else:
+            items = embed_metadata(items, lambda: _text_encoder_for(space, text_encoder))
         return ingest_records(
             items, space=space, dimension=dimension, encoder=encoder, prior_space=prior_space,
             skip_invalid=skip_invalid, defer_index=defer_index, row_label=track_file.row_label, progress=progress,

@@ -23,6 +23,7 @@ from config.errors import ApiError
 from prior.images import ImageInputError, load_image
 from recommend import conf, engine
 from recommend.diversify import DiversifyParams
+from recommend.explain import explain_playlist
 from recommend.filters import PlaylistFilters, diversifier_groups, resolve
 from recommend.models import Playlist, PlaylistItem, Session, SteeringEvent, hash_token, new_token
 from recommend.ranking import MERGE_METHODS, RankedItem, rank_playlist
@@ -48,6 +49,7 @@ class CreatedSession:
 class ComputedPlaylist:
     items: list[RankedItem]
     params: dict
+    explain: dict = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
@@ -170,6 +172,8 @@ def compute_playlist(
         pinned=pinned,
         groups_of=lambda ids: diversifier_groups(filters, ids, albums, titles, artists),
     )
+    explain = explain_playlist(seeds, [item.track_id for item in items], vectors, list(state.tags),
+                               engine.encode_tags(list(state.tags)))  # tag vectors: cached by steering_pairs above
     timings["merge"] = (time.perf_counter() - t3) * 1000
     record = {
         "size": size,
@@ -188,12 +192,13 @@ def compute_playlist(
         record["filters"] = filters.as_dict()
     if resolved.notes:
         record["notes"] = resolved.notes
-    return ComputedPlaylist(items=items, params=record, timings_ms=timings)
+    return ComputedPlaylist(items=items, params=record, explain=explain, timings_ms=timings)
 
 
 def store_playlist(session: Session, version: int, computed: ComputedPlaylist) -> Playlist:
     """Insert the playlist and its items (call inside the caller's transaction); logged once it commits."""
-    playlist = Playlist.objects.create(session=session, version=version, params=computed.params)
+    playlist = Playlist.objects.create(session=session, version=version, params=computed.params,
+                                       explain=computed.explain)
     PlaylistItem.objects.bulk_create(
         [
             PlaylistItem(playlist=playlist, rank=rank, score=item.score, seed=item.seed, track_id=item.track_id)

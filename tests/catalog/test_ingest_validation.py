@@ -27,7 +27,7 @@ BAD_JSONL_LINES = [
     (json.dumps({"external_id": "zero", "embedding": [0, 0, 0, 0]}), "embedding is a zero vector"),
     (json.dumps({"external_id": "ok1", "embedding": GOOD}), "duplicate external_id 'ok1' (first at line 1)"),
     ('{"external_id": "broken", "embedding": [1, 2', "unparsable line: not valid JSON"),
-    (json.dumps({"external_id": "noemb"}), "missing embedding"),
+    (json.dumps({"external_id": "noemb"}), "missing embedding, and no title, artist, tags, description or text"),
     (json.dumps({"external_id": "words", "embedding": ["a", "b", "c", "d"]}), "embedding must be a list of numbers"),
     (json.dumps({"external_id": "badurl", "url": "not a url", "embedding": GOOD}), "url is not a valid http(s) URL"),
     (json.dumps({"external_id": "ok2", "embedding": [4, 3, 2, 1]}), None),

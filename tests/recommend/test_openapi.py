@@ -57,3 +57,15 @@ def resolve(schema: dict, node: dict) -> dict:
         name = node["$ref"].rsplit("/", 1)[-1]
         node = schema["components"]["schemas"][name]
     return node
+
+
+def test_export_and_the_explain_fields_are_documented(schema):
+    op = schema["paths"]["/api/playlists/{playlist_id}/export"]["get"]
+    fmt = next(p for p in op["parameters"] if p["name"] == "format")
+    assert fmt["required"] and sorted(fmt["schema"]["enum"]) == ["jspf", "m3u8", "xspf"]
+    assert set(op["responses"]["200"]["content"]) == {"application/jspf+json", "application/xspf+xml",
+                                                       "audio/x-mpegurl"}
+    assert {"400", "403", "404"} <= set(op["responses"])
+    item = schema["components"]["schemas"]["PlaylistItemOutput"]["properties"]
+    assert {"tag", "point"} <= set(item)
+    assert "seed_points" in schema["components"]["schemas"]["PlaylistOutput"]["properties"]

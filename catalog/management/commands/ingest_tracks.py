@@ -14,7 +14,8 @@ from catalog.services.ingest import ingest_file
 
 
 class Command(BaseCommand):
-    help = "Import tracks with embeddings (CSV, JSONL or Parquet; inline, sidecar .npy, or computed from audio)."
+    help = ("Import tracks with embeddings (CSV, JSONL or Parquet; inline, sidecar .npy, computed from audio, or from "
+            "the rows' text by the text encoder when a row has no vector).")
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="CSV, JSONL (.jsonl/.ndjson) or Parquet file, one track per row")
