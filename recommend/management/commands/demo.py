@@ -233,7 +233,8 @@ class Command(BaseCommand):
         pretty = "python3 -m json.tool"
         self.stdout.write(self.style.SUCCESS(f"\nServing the Diff4Steer demo on {base}  (Ctrl-C stops)\n"))
         self.stdout.write(
-            "A playlist for a dark, cold picture (try the bright, warm one too):\n\n"
+            f"Open {base}/ in a browser: a photo in, a playlist out, tags to re-steer it.\n\n"
+            "Or from a terminal, a playlist for a dark, cold picture (try the bright, warm one too):\n\n"
             f"  curl -s -F image=@{rel['dark-cold']} {base}/api/playlists/from-image | {pretty}\n"
             f"  curl -s -F image=@{rel['bright-warm']} -F size=10 {base}/api/playlists/from-image | {pretty}\n\n"
             "Re-steer the session with tags (id and token from the answer above):\n\n"
