@@ -124,6 +124,9 @@ else:
         )
     }
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = PG_OPTIONS
+# A database host that does not answer (network partition, failover in progress) fails a request's connect after
+# this many seconds (a 503 database_unavailable, config/errors.py) instead of the OS's TCP timeout of minutes.
+DATABASES["default"]["OPTIONS"]["connect_timeout"] = env_value("DB_CONNECT_TIMEOUT", 5)
 # Keep connections between requests: a new Postgres backend per request costs several ms of CPU.
 DATABASES["default"]["CONN_MAX_AGE"] = env_value("CONN_MAX_AGE", 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
