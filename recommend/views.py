@@ -3,7 +3,7 @@ or selector, serialise. Sessions are anonymous (no Django auth, so no CSRF); the
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -11,12 +11,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.errors import ApiError
+from config.errors import ApiError, error_responses
 from recommend import conf
 from recommend.permissions import TOKEN_HEADER, require_session_token
 from recommend.selectors import get_playlist, get_session, session_playlists, with_items
 from recommend.serializers import (
-    ErrorSerializer,
     FeedbackInputSerializer,
     FeedbackOutputSerializer,
     FromImageInputSerializer,
@@ -46,8 +45,6 @@ class FromImageJsonSchema(FromImageInputSerializer):
     image = None
 
 
-def error_responses(*codes: int) -> dict:
-    return {code: OpenApiResponse(ErrorSerializer, description="Error; `error.code` is stable.") for code in codes}
 
 
 TOKEN_PARAM = OpenApiParameter(TOKEN_HEADER, str, OpenApiParameter.HEADER, required=True,
