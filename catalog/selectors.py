@@ -154,7 +154,9 @@ def _fetch_binary(sql: str, params: list, ef_search: int) -> list[tuple]:
 
     register_vector_type()
     start = time.monotonic()
-    with psycopg.Cursor(connection.connection) as cursor:
+    # Django's error wrapper, as its own cursors have: a lost server is django.db.OperationalError (a 503, not a
+    # 500: config/errors.py), and the connection is marked broken so the next request opens a fresh one.
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         with connection.connection.pipeline():
             cursor.execute("SELECT set_config('hnsw.ef_search', %s, false)", [str(int(ef_search))])
             cursor.execute(sql, params, binary=True)

@@ -87,5 +87,6 @@ def register_vector_type() -> None:
     raw = connection.connection
     if getattr(raw, "_diff4steer_vector_registered", False):
         return
-    register_vector(raw)
+    with connection.wrap_database_errors:  # it queries the type's oid: a lost server is Django's OperationalError
+        register_vector(raw)
     raw._diff4steer_vector_registered = True

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback
 
@@ -44,6 +44,25 @@ _DEFAULT_CODES = {
     exceptions.UnsupportedMediaType: "unsupported_media_type",
     exceptions.Throttled: "throttled",
 }
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    details = serializers.JSONField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The error shape, for the OpenAPI schema."""
+
+    error = ErrorDetailSerializer()
+
+
+def error_responses(*codes: int) -> dict:
+    """``extend_schema(responses=...)`` entries: these statuses answer with the error shape."""
+    from drf_spectacular.utils import OpenApiResponse
+
+    return {code: OpenApiResponse(ErrorSerializer, description="Error; `error.code` is stable.") for code in codes}
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict:

@@ -128,6 +128,9 @@ else:
         )
     }
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = PG_OPTIONS
+# A database host that does not answer (network partition, failover in progress) fails a request's connect after
+# this many seconds (a 503 database_unavailable, config/errors.py) instead of the OS's TCP timeout of minutes.
+DATABASES["default"]["OPTIONS"]["connect_timeout"] = env_value("DB_CONNECT_TIMEOUT", 5)
 # Keep connections between requests: a new Postgres backend per request costs several ms of CPU.
 DATABASES["default"]["CONN_MAX_AGE"] = env_value("CONN_MAX_AGE", 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -211,6 +214,28 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_TIME_LIMIT = env_value("CELERY_TASK_TIME_LIMIT", 30)
+# A worker that dies mid-task must not lose it: a task is acknowledged only once it has run (acks_late), and a task
+# whose prefork child was killed (OOM, SIGKILL) goes back on the queue for another worker (reject_on_worker_lost).
+# Sampling is idempotent (no side effects; its seed is in its arguments), so running it twice is harmless. A whole
+# worker process that dies (threads pool, lost node) leaves its task unacknowledged in Redis; the broker hands it
+# to another worker once CELERY_VISIBILITY_TIMEOUT seconds have passed (checked every second), soon enough for the
+# web request that waits up to CELERY_TASK_TIME_LIMIT. Keep it above the longest sampling task, or it runs twice.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_VISIBILITY_TIMEOUT = env_value("CELERY_VISIBILITY_TIMEOUT", 10)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    "unacked_restore_interval": 1,
+    "unacked_restore_throttle": 1,
+}
+# Sampling (milliseconds, a web request waiting on it) has its own queue, `prior`, so nothing slow queued later
+# (the default queue, `celery`) ever sits in front of it; workers fetch one task at a time per process/thread,
+# so a busy worker does not hoard tasks an idle one could run. A worker started without `-Q` serves both queues;
+# the sampling (GPU) workers are started with `-Q prior` (docker-compose.yml).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = {"celery": {}, "prior": {}}
+CELERY_TASK_ROUTES = {"worker.sample_seeds": {"queue": "prior"}}
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # A prefork child loads the prior before it reports for duty (worker/celery.py); weights onto a GPU can take tens of
 # seconds, and Celery's default 4 s would have the child killed and replaced, over and over.
 CELERY_WORKER_PROC_ALIVE_TIMEOUT = env_value("CELERY_WORKER_PROC_ALIVE_TIMEOUT", 120.0)

@@ -15,14 +15,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.errors import ApiError
+from config.errors import ApiError, error_responses
 from recommend import conf
 from recommend.export import FORMATS, export_playlist, filename
 from recommend.filters import PlaylistFilters
 from recommend.permissions import TOKEN_HEADER, require_session_token
 from recommend.selectors import get_playlist, get_session, session_playlists, with_items
 from recommend.serializers import (
-    ErrorSerializer,
     FeedbackInputSerializer,
     FeedbackOutputSerializer,
     FromImageInputSerializer,
@@ -56,8 +55,6 @@ class FromImageJsonSchema(FromImageInputSerializer):
     image = None
 
 
-def error_responses(*codes: int) -> dict:
-    return {code: OpenApiResponse(ErrorSerializer, description="Error; `error.code` is stable.") for code in codes}
 
 
 TOKEN_PARAM = OpenApiParameter(TOKEN_HEADER, str, OpenApiParameter.HEADER, required=True,
@@ -207,7 +204,6 @@ class PlaylistDetailApi(AnonymousApi):
         return Response(PlaylistDetailOutputSerializer(playlist).data)
 
 
-
 class PlaylistPushApi(APIView):
     """Staff (token or admin login) may push any playlist; a listener may push the playlists of their session."""
 
@@ -234,6 +230,8 @@ class PlaylistPushApi(APIView):
         result = push_playlist(playlist, configured_client(), name=serializer.validated_data.get("name", ""),
                                source=settings.SUBSONIC_SOURCE)
         return Response(PushOutputSerializer(result.as_dict()).data)
+
+
 class JsonErrorsNegotiation(DefaultContentNegotiation):
     """``?format=`` names the export format here, not a DRF renderer: errors are JSON whatever it says."""
 
@@ -256,8 +254,10 @@ class PlaylistExportApi(AnonymousApi):
                              description="jspf, xspf or m3u8"),
         ],
         responses={
-            **{(200, f.media_type): OpenApiResponse(OpenApiTypes.STR, description=f"{f.name.upper()} file")
-               for f in FORMATS.values()},
+            # JSPF is JSON (an object, as clients parse it); XSPF and M3U8 are text.
+            **{(200, f.media_type): OpenApiResponse(
+                OpenApiTypes.OBJECT if f.media_type.endswith("+json") else OpenApiTypes.STR,
+                description=f"{f.name.upper()} file") for f in FORMATS.values()},
             **error_responses(400, 403, 404),
         },
     )

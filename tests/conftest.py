@@ -90,3 +90,13 @@ def supysonic(tmp_path):
         yield server
     finally:
         server.stop()
+
+
+def database_url(settings_dict: dict) -> str:
+    """A ``DATABASE_URL`` for ``settings_dict`` (e.g. this test database), for the processes a test starts."""
+    from urllib.parse import quote
+
+    host = quote(settings_dict["HOST"] or "localhost", safe="")
+    password = f":{quote(settings_dict['PASSWORD'], safe='')}" if settings_dict["PASSWORD"] else ""
+    port = f":{settings_dict['PORT']}" if settings_dict["PORT"] else ""
+    return f"postgres://{settings_dict['USER']}{password}@{host}{port}/{settings_dict['NAME']}"

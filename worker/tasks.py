@@ -48,6 +48,10 @@ def sample_seeds_task(
 
     ``steer`` is ``[[vector, k], ...]`` (JSON has no tuples). Bad input raises ``ValueError`` with the prior's
     message, which Celery carries back to the caller.
+
+    Idempotent, so a redelivery is safe (the app acknowledges late and requeues a task whose worker died,
+    config/settings.py): it writes nothing, and the web side passes the seed, so a second run returns the same
+    seeds under the same task id; the web side stores the playlist once, after the result arrives.
     """
     pairs = []
     for i, item in enumerate(steer or []):

@@ -24,7 +24,7 @@ from catalog.api.serializers import (
 )
 from catalog.selectors import track_list
 from catalog.services.ingest import IngestError, IngestRejected, ingest_payload
-from config.errors import ApiError
+from config.errors import ApiError, error_responses
 
 
 class TrackPagination(PageNumberPagination):
@@ -54,7 +54,7 @@ class TrackListCreateApi(APIView):
             ("tag", "one of the track's tags"), ("source", "e.g. musiccaps, jamendo"),
             ("space", "tracks with a vector in this embedding space"),
         ]] + [OpenApiParameter("page", int), OpenApiParameter("page_size", int, description="at most 500")],
-        responses=CatalogTrackPageSerializer,
+        responses={200: CatalogTrackPageSerializer, **error_responses(400, 401, 403, 404)},  # 404: page past the end
     )
     def get(self, request):
         filters = CatalogTrackFilterSerializer(data=request.query_params)
@@ -65,7 +65,8 @@ class TrackListCreateApi(APIView):
 
     @extend_schema(
         request=CatalogBulkUpsertSerializer,
-        responses={201: CatalogIngestReportSerializer, 200: CatalogIngestReportSerializer},
+        responses={201: CatalogIngestReportSerializer, 200: CatalogIngestReportSerializer,
+                   **error_responses(400, 401, 403)},
         description="Upsert tracks by (source, external_id) with their vectors in `space`. All or nothing: any bad "
         "row rejects the batch (400, code `invalid_rows`, every bad row in details.rows). 201 when tracks were "
         "created, else 200.",

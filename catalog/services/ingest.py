@@ -153,7 +153,9 @@ def ingest_records(
             if duplicates:
                 store.drop_staged([row for row, _, _ in duplicates])
             counts = store.upsert(target)
-            if create or dropped:
+            # Also when an earlier --defer-index run was killed between dropping the index and rebuilding it
+            # (the drop commits at once, so that reads go on during the load): this run puts it back.
+            if create or dropped or not has_index(target):
                 build_index(target)
     finally:
         if dropped and not has_index(existing):
