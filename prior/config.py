@@ -96,6 +96,42 @@ class SamplingConfig:
     reference_steps: int = 256
 
 
+@dataclass
+class SteeringConfig:
+    """How a session's steering state steers (:func:`prior.steering.steering_plan`); a checkpoint's defaults.
+
+    ``tag_k`` / ``avoid_k`` / ``liked_k`` / ``skipped_k``: the gradient-steering budget of each group, shared by its
+    entries (so ten tags steer no harder than one); ``fade``: each older entry weighs ``fade`` times the next newer
+    one; ``schedule``: how k scales with the noise level (:func:`prior.guidance.steer_scale`); ``pool``: when > 0,
+    retrieval ranks only the ``pool`` tracks nearest the wanted tags (minus ``avoid_weight`` x the avoided ones),
+    each seed ordering them by its own similarity, so the tags constrain and the condition ranks.
+    """
+
+    tag_k: float = 0.1
+    avoid_k: float = 0.1
+    liked_k: float = 0.05
+    skipped_k: float = 0.05
+    fade: float = 0.5
+    schedule: str = "constant"
+    pool: int = 0
+    avoid_weight: float = 1.0
+
+    def check(self) -> None:
+        """Raise ValueError naming the first setting out of range."""
+        from prior.guidance import STEER_SCHEDULES
+
+        for name in ("tag_k", "avoid_k", "liked_k", "skipped_k", "avoid_weight"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"steering {name} must be a finite number >= 0, got {value!r}")
+        if not (isinstance(self.fade, int | float) and 0 < self.fade <= 1):
+            raise ValueError(f"steering fade must be in (0, 1], got {self.fade!r}")
+        if self.schedule not in STEER_SCHEDULES:
+            raise ValueError(f"unknown steering schedule {self.schedule!r}; choose one of {', '.join(STEER_SCHEDULES)}")
+        if not (isinstance(self.pool, int) and not isinstance(self.pool, bool) and self.pool >= 0):
+            raise ValueError(f"steering pool must be an integer >= 0, got {self.pool!r}")
+
+
 def config_to_dict(config: Any) -> dict:
     """A JSON-safe dict (inf becomes the string "inf", which :func:`config_from_dict` reads back)."""
     out = {}

@@ -20,13 +20,14 @@ from PIL import Image
 
 from catalog.selectors import get_space
 from config.errors import ApiError
+from prior.config import config_to_dict
 from prior.images import ImageInputError, load_image
 from recommend import conf, engine
 from recommend.diversify import DiversifyParams
 from recommend.models import Playlist, PlaylistItem, Session, SteeringEvent, hash_token, new_token
 from recommend.ranking import MERGE_METHODS, RankedItem, rank_playlist
-from recommend.selectors import candidate_features, playlist_candidates
-from recommend.services.steering_vectors import SteeringState, steering_pairs
+from recommend.selectors import candidate_features, playlist_candidates, pooled_candidates
+from recommend.services.steering_vectors import SteeringState, steering_plan
 from worker.errors import SamplingUnavailable
 
 log = logging.getLogger("recommend.playlists")
@@ -116,10 +117,10 @@ def compute_playlist(
     t0 = time.perf_counter()
     space = get_space(settings.CATALOG_SPACE)  # resolved once: the selectors below then need no lookup of their own
     try:
-        steer = steering_pairs(state, space)
+        plan = steering_plan(state, space)
         timings["encode_tags"] = (time.perf_counter() - t0) * 1000
         t1 = time.perf_counter()
-        seeds = engine.sample_seeds(cond, n_seeds, guidance, steer, seed=rng_seed)
+        seeds = engine.sample_seeds(cond, n_seeds, guidance, plan.pairs, seed=rng_seed, steer_schedule=plan.schedule)
     except SamplingUnavailable as exc:
         raise unavailable(exc) from None
     except ValueError as exc:  # the prior refused the input (validated above, so a model/session mismatch)
@@ -127,9 +128,11 @@ def compute_playlist(
     timings["sample"] = (time.perf_counter() - t1) * 1000
     t2 = time.perf_counter()
     pool_factor = int(conf.get("RECOMMEND_POOL_FACTOR"))
-    found, k = playlist_candidates(
-        space, seeds, pool=max(pool_factor, 1) * size, size=size, exclude=set(exclude) | set(pinned)
-    )
+    pool, skip = max(pool_factor, 1) * size, set(exclude) | set(pinned)
+    if plan.pooled:  # the tags constrain which tracks may appear, the seeds (the picture) rank them
+        found, k = pooled_candidates(space, seeds, plan, pool=pool, exclude=skip)
+    else:
+        found, k = playlist_candidates(space, seeds, pool=pool, size=size, exclude=skip)
     per_seed, vectors, artists = found.per_seed, dict(found.vectors), dict(found.artists)
     if pinned:  # liked tracks are kept, not searched for: their features need one more read
         pinned_vectors, pinned_artists = candidate_features(space, list(pinned))
@@ -164,6 +167,7 @@ def compute_playlist(
         "rng_seed": rng_seed,
         "tags": list(state.tags),
         "avoid": list(state.avoid),
+        "steering": config_to_dict(plan.config),
         "space": space.name,
     }
     return ComputedPlaylist(items=items, params=record, timings_ms=timings)
