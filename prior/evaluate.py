@@ -14,7 +14,8 @@ One protocol for every method, so numbers are comparable:
 Methods: ``regression``; ``regression+steer`` = normalise(prediction + k * steer) (the steering text added to
 the point estimate); ``diffusion``; ``diffusion+steer``: the pair's steering text as the one wanted tag of the
 steering model the API uses (:func:`prior.steering.steering_plan` with the checkpoint's steering defaults:
-gradient steering with its schedule, and when its ``pool`` > 0 retrieval ranks the tag pool), or, with the
+gradient steering with its schedule, and when its ``condition_weight`` > 0 retrieval by one query that adds the
+tag and the condition's direction), or, with the
 pseudo-schedule ``additive``, the baseline's own form applied to every seed: normalise(seed + k * steer);
 ``oracle`` (exact posterior samples, synthetic world only).
 """
@@ -33,7 +34,7 @@ from prior.data.npz import Catalog, DataError, Pairs, l2_normalise, load_catalog
 from prior.metrics import estimate, fmd, hits_at_k, miscs, paired_difference, random_other_indices, triplet_accuracy
 from prior.plots import pyplot, save
 from prior.retrieval import per_seed_top_k, reciprocal_rank_fusion, round_robin_merge
-from prior.steering import SteeringPlan, SteeringState, pool_scores, rank_pool, steering_plan
+from prior.steering import NULL_GUIDANCE, SteeringPlan, SteeringState, retrieval_query, steering_plan
 
 RETRIEVE_K = 100
 ADDITIVE = "additive"  # pseudo steering schedule: post-hoc normalise(seed + k * steer) instead of the gradient
@@ -89,18 +90,17 @@ def merged_lists(seeds: np.ndarray, catalog_music: np.ndarray, merge: str = "rou
 
 def score_seeds(
     seeds: np.ndarray, data: EvalData, ms_per_query: float, merge: str = "round_robin", keep_hits: bool = False,
-    plans: list[SteeringPlan] | None = None,
+    queries: np.ndarray | None = None,
 ) -> dict:
     """All metrics of one method's seeds ``[Q, S, D]`` (or ``[Q, D]``) on ``data``, as a flat JSON-ready dict.
 
-    ``plans``: the queries' steering plans, when retrieval must rank their tag pools (:func:`pooled_lists`)."""
+    ``queries`` ``[Q, D]``: retrieve by these (the steering model's one query each, :func:`retrieval_queries`)
+    instead of by every seed; MISCS and FMD stay the seeds'."""
     seeds = np.asarray(seeds, dtype=np.float32)
     if seeds.ndim == 2:
         seeds = seeds[:, None, :]
-    if plans is not None and any(p.pooled for p in plans):
-        merged = pooled_lists(seeds, data.catalog.music, plans, merge)
-    else:
-        merged = merged_lists(seeds, data.catalog.music, merge)
+    retrieve_by = seeds if queries is None else np.asarray(queries, dtype=np.float32)[:, None, :]
+    merged = merged_lists(retrieve_by, data.catalog.music, merge)
     true = data.true_index.tolist()
     out: dict = {"n": len(true), "seeds": int(seeds.shape[1])}
     for k in (10, 100):
@@ -148,7 +148,7 @@ class SamplingChoice:
 
     Steering goes through :func:`prior.steering.steering_plan`, the function the API calls, with the checkpoint's
     :class:`~prior.config.SteeringConfig` (``prior.steering``); ``steer_k`` (the tag budget; 0: unsteered),
-    ``steer_schedule`` and ``steer_pool`` override its fields. The pseudo-schedule ``additive`` is the baseline
+    ``steer_schedule`` and ``condition_weight`` override its fields. The pseudo-schedule ``additive`` is the baseline
     form normalise(seed + k * steer) instead, for comparison.
     """
 
@@ -158,7 +158,7 @@ class SamplingChoice:
     guidance: float | None = None
     steer_k: float | None = 0.0
     steer_schedule: str | None = None
-    steer_pool: int | None = None
+    condition_weight: float | None = None
     seed: int = 0
 
     @property
@@ -173,8 +173,8 @@ class SamplingChoice:
             overrides["tag_k"] = float(self.steer_k)
         if self.steer_schedule is not None and self.steer_schedule != ADDITIVE:
             overrides["schedule"] = self.steer_schedule
-        if self.steer_pool is not None:
-            overrides["pool"] = int(self.steer_pool)
+        if self.condition_weight is not None:
+            overrides["condition_weight"] = float(self.condition_weight)
         return replace(config, **overrides)
 
     def describe(self, prior) -> dict:
@@ -232,31 +232,20 @@ def diffusion_seeds(prior, data: EvalData, choice: SamplingChoice, batch: int = 
     return timed_batches(produce, len(cond), batch)
 
 
-def pooled_lists(seeds: np.ndarray, catalog_music: np.ndarray, plans: list[SteeringPlan],
-                 merge: str = "round_robin") -> list[list[int]]:
-    """Retrieval as the service does it for a pooled plan: per query, the plan's tag pool (the ``pool`` catalog
-    tracks with the best :func:`prior.steering.pool_scores`), ranked by each seed, merged."""
-    merge_fn = MERGES[merge]
-    out = []
-    for query_seeds, plan in zip(seeds, plans, strict=True):
-        if not plan.pooled:
-            out.append(merged_lists(query_seeds[None], catalog_music, merge)[0])
-            continue
-        scores = pool_scores(catalog_music, plan)
-        size = min(plan.pool, len(scores))
-        pool = np.argpartition(-scores, size - 1)[:size]
-        pool = pool[np.argsort(-scores[pool], kind="stable")]
-        order, _ = rank_pool(query_seeds, catalog_music[pool], RETRIEVE_K)
-        out.append(merge_fn(pool[order], RETRIEVE_K))
-    return out
-
-
-def retrieval_plans(prior, data: EvalData, choice: SamplingChoice) -> list[SteeringPlan] | None:
-    """Every query's steering plan when this choice's retrieval ranks tag pools, else None (plain retrieval)."""
+def retrieval_queries(prior, data: EvalData, choice: SamplingChoice, seeds: np.ndarray,
+                      batch: int = 64) -> tuple[np.ndarray | None, float]:
+    """Each query's one retrieval vector (:func:`prior.steering.retrieval_query`) when this choice's steering
+    retrieves by query (``condition_weight`` > 0), else None: retrieval by every seed; and the ms per query that
+    drawing the null seeds took (same sampling seeds and steering, CFG weight
+    :data:`prior.steering.NULL_GUIDANCE`, as the service draws them)."""
     if not choice.steered or choice.steer_schedule == ADDITIVE:
-        return None
+        return None, 0.0
     config = choice.steering(prior)
-    return query_plans(data, slice(0, len(data.true_index)), config) if config.pool else None
+    if not config.condition_weight:
+        return None, 0.0
+    plans = query_plans(data, slice(0, len(data.true_index)), config)
+    null_seeds, ms = diffusion_seeds(prior, data, replace(choice, guidance=NULL_GUIDANCE), batch)
+    return np.stack([retrieval_query(plan, s, n) for plan, s, n in zip(plans, seeds, null_seeds, strict=True)]), ms
 
 
 def additive_steer(seeds: np.ndarray, steer: np.ndarray | None, k: float) -> np.ndarray:
@@ -302,8 +291,8 @@ def evaluate_all(
         result["note"] = "TEXT PROXY: the music space is text embeddings of track descriptions, not audio"
     hits: dict[str, np.ndarray] = {}
 
-    def record(method: str, seeds: np.ndarray, ms: float, plans: list[SteeringPlan] | None = None) -> None:
-        result[method] = score_seeds(seeds, data, ms, merge, keep_hits=True, plans=plans)
+    def record(method: str, seeds: np.ndarray, ms: float, queries: np.ndarray | None = None) -> None:
+        result[method] = score_seeds(seeds, data, ms, merge, keep_hits=True, queries=queries)
         hits[method] = result[method].pop("_hits@100")
 
     record("regression", *regression_seeds(baseline, data))
@@ -315,8 +304,9 @@ def evaluate_all(
     if data.pairs.steer is not None:
         record("regression+steer", *regression_seeds(baseline, data, steer_k=regression_steer_k))
         if choice.steered:
-            record("diffusion+steer", *diffusion_seeds(prior, data, choice, batch),
-                   plans=retrieval_plans(prior, data, choice))
+            seeds, ms = diffusion_seeds(prior, data, choice, batch)
+            queries, null_ms = retrieval_queries(prior, data, choice, seeds, batch)
+            record("diffusion+steer", seeds, ms + null_ms, queries)
     if world is not None:
         record("oracle", *oracle_seeds(world, data, choice.n_seeds, choice.seed))
     result["comparisons"] = compare(hits)

@@ -5,7 +5,8 @@ space and each list oldest first. :func:`steering_plan` turns it into a :class:`
 
 - ``pairs``: Diff4Steer's ``(z_n, k_n)`` gradient-steering pairs for the sampler (:mod:`prior.guidance`), with the
   noise-level ``schedule`` they are applied with;
-- ``toward`` / ``away``: the unit directions the retrieval step combines with the seeds (:func:`rank_pool`).
+- ``toward`` / ``away``: the unit directions of the wanted and the avoided tags, which retrieval combines with what
+  the condition chose when ``condition_weight`` > 0 (:func:`retrieval_query`).
 
 Why one function: the evaluation (``python -m prior evaluate``), the CLI and the API (recommend/services/steering.py)
 must steer the same way, or the number measured is not the product served. Its defaults are a
@@ -17,12 +18,15 @@ and so do the avoided ones (``avoid_k``), the liked tracks (``liked_k``) and the
 Older entries fade: each one weighs ``fade`` times the next newer one before normalising (``fade = 1``: all equal),
 so a second steer takes over from the first without cancelling it.
 
-How the tag and the picture both stay in force (``pool > 0``, the retrieval side): gradient steering alone moves
-every seed towards the tag, and a k large enough to get the tag into most of the playlist also erases what the
-condition chose (in the demo: the picture's mood). :func:`rank_pool` instead keeps the tag as a *constraint* and the
-seeds as the *ranking*: the candidates are the ``pool`` catalog tracks nearest to the wanted direction (minus
-``avoid_weight`` x similarity to the avoided one), and each seed orders those candidates by its own similarity.
-The tag decides which tracks may appear; the condition decides which of them do.
+How the tag and the condition both stay in force (``condition_weight`` > 0): gradient steering moves every seed
+towards the tag, and a k large enough to get the tag into most of the playlist also erases what the condition chose
+(in the demo: the picture's mood), because each seed is pulled onto the tag's own point. Retrieval instead asks for
+the tracks nearest ONE query that adds the two: the tag direction, plus ``condition_weight`` times the *condition
+direction* — the mean of the seeds minus the mean of the same draw without the condition (same initial noise,
+same steering, CFG weight :data:`NULL_GUIDANCE`): what the condition adds over no condition, the quantity
+classifier-free guidance amplifies (:func:`condition_direction`) — minus ``avoid_weight`` times the avoided tags.
+For unit track vectors the cosine to that sum is the sum of the cosines, so a track ranks high when it carries the
+tag AND lies where the condition pushes; pairing the two draws cancels the seeds' own noise, the mood is kept.
 """
 
 from __future__ import annotations
@@ -34,8 +38,13 @@ import numpy as np
 
 from prior.config import SteeringConfig
 
-__all__ = ["SteeringConfig", "SteeringPlan", "SteeringState", "age_weights", "rank_pool", "steering_plan",
-           "pool_scores"]
+__all__ = ["SteeringConfig", "SteeringPlan", "SteeringState", "NULL_GUIDANCE", "age_weights",
+           "condition_direction", "retrieval_query", "steering_plan"]
+
+# The CFG weight that samples the prior WITHOUT its condition: (1 + w) D(x, q) - w D(x, null) = D(x, null) at w = -1.
+# Drawn from the same sampling seed (the same initial noise) and steering as the query's own seeds, such "null
+# seeds" differ from them only by what the condition does (see condition_direction).
+NULL_GUIDANCE = -1.0
 
 
 @dataclass(frozen=True)
@@ -56,7 +65,7 @@ class SteeringPlan:
     schedule: str = "constant"
     toward: np.ndarray | None = None  # unit [Dm]: the age-weighted mean of the wanted tags
     away: np.ndarray | None = None  # unit [Dm]: the age-weighted mean of the avoided tags
-    pool: int = 0  # > 0: candidates are the pool tracks nearest the wanted direction (rank_pool)
+    condition_weight: float = 0.0
     avoid_weight: float = 0.0
     config: SteeringConfig = field(default_factory=SteeringConfig)
 
@@ -65,9 +74,9 @@ class SteeringPlan:
         return bool(self.pairs) or self.toward is not None or self.away is not None
 
     @property
-    def pooled(self) -> bool:
-        """Whether retrieval ranks a tag pool (rank_pool) rather than the whole catalog."""
-        return self.pool > 0 and self.toward is not None
+    def by_query(self) -> bool:
+        """Whether retrieval is ONE query by :func:`retrieval_query` rather than each seed's own neighbours."""
+        return self.condition_weight > 0 and self.toward is not None
 
 
 def age_weights(n: int, fade: float) -> np.ndarray:
@@ -121,46 +130,30 @@ def steering_plan(state: SteeringState, config: SteeringConfig | None = None) ->
             pairs += [(row.astype(np.float32), float(budget * w)) for row, w in zip(rows, weights, strict=True)]
     return SteeringPlan(
         pairs=tuple(pairs), schedule=config.schedule, toward=directions["tag"], away=directions["avoid"],
-        pool=config.pool, avoid_weight=config.avoid_weight, config=config,
+        condition_weight=config.condition_weight, avoid_weight=config.avoid_weight, config=config,
     )
 
 
-def pool_scores(vectors: np.ndarray, plan: SteeringPlan) -> np.ndarray:
-    """How well each candidate ``[N, D]`` fits the steering text: cos to ``toward`` - avoid_weight x cos to ``away``.
+def condition_direction(seeds: np.ndarray, null_seeds: np.ndarray) -> np.ndarray:
+    """Unit vector of mean(seeds) - mean(null_seeds): where the condition moves the music.
 
-    The pool is the ``plan.pool`` candidates with the highest score (the service asks the ANN index for the tracks
-    nearest to the same combination, :func:`pool_query`).
+    ``seeds`` ``[S, D]`` of one query and ``null_seeds`` the same draw with CFG weight :data:`NULL_GUIDANCE` (same
+    sampling seed, same steering). Zero (no direction) when the two coincide.
     """
-    vectors = np.asarray(vectors, dtype=np.float32)
-    score = vectors @ plan.toward if plan.toward is not None else np.zeros(len(vectors), np.float32)
-    if plan.away is not None and plan.avoid_weight:
-        score = score - plan.avoid_weight * (vectors @ plan.away)
-    return score
+    diff = np.asarray(seeds, np.float64).mean(axis=0) - np.asarray(null_seeds, np.float64).mean(axis=0)
+    norm = float(np.linalg.norm(diff))
+    return (diff / norm if norm > 1e-12 else np.zeros_like(diff)).astype(np.float32)
 
 
-def pool_query(plan: SteeringPlan) -> np.ndarray:
-    """The unit vector whose nearest neighbours are the best :func:`pool_scores`: toward - avoid_weight x away.
+def retrieval_query(plan: SteeringPlan, seeds: np.ndarray, null_seeds: np.ndarray) -> np.ndarray:
+    """The one retrieval vector of a ``by_query`` plan: toward + condition_weight x condition - avoid_weight x away.
 
-    For unit track vectors cos(t, a - w b) is proportional to cos(t, a) - w cos(t, b), so one ANN query by this
-    vector fetches the pool.
+    Unit length. Nearest neighbours of it maximise cos(t, toward) + condition_weight cos(t, condition direction)
+    - avoid_weight cos(t, away) over unit tracks t (the cosine to a sum is proportional to the sum of cosines).
     """
     if plan.toward is None:
-        raise ValueError("no wanted tag: nothing to pool by")
-    query = plan.toward.astype(np.float64)
+        raise ValueError("no wanted tag: retrieval is by the seeds")
+    query = plan.toward.astype(np.float64) + plan.condition_weight * condition_direction(seeds, null_seeds)
     if plan.away is not None and plan.avoid_weight:
         query = query - plan.avoid_weight * plan.away
     return (query / max(np.linalg.norm(query), 1e-12)).astype(np.float32)
-
-
-def rank_pool(seeds: np.ndarray, pool_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each seed's top ``k`` pool candidates by cosine: ``seeds [S, D]`` x ``pool [P, D]`` -> (indices, scores) [S, k].
-
-    Exact (the pool is a few hundred tracks): the seeds carry what the condition chose, the pool what the tags
-    allow. Indices are positions in ``pool_vectors``; ties keep the pool's order.
-    """
-    seeds = np.asarray(seeds, dtype=np.float32)
-    pool_vectors = np.asarray(pool_vectors, dtype=np.float32)
-    k = min(int(k), len(pool_vectors))
-    sims = seeds @ pool_vectors.T
-    order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
-    return order, np.take_along_axis(sims, order, axis=1)

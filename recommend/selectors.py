@@ -8,10 +8,9 @@ import numpy as np
 from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 
 from catalog.models import EmbeddingSpace, TrackEmbedding
-from catalog.selectors import Candidates, Neighbor, nearest_candidates
+from catalog.selectors import Candidates, nearest_candidates
 from catalog.vector_index import register_vector_type
 from config.errors import ApiError
-from prior.steering import SteeringPlan, pool_query, rank_pool
 from recommend import conf
 from recommend.models import Playlist, PlaylistItem, Session
 from recommend.ranking import neighbours_per_seed, pool_is_complete
@@ -111,23 +110,3 @@ def playlist_candidates(
             return found, k
         k = min(2 * k, k_max)
 
-
-def pooled_candidates(
-    space: EmbeddingSpace, seeds: np.ndarray, plan: SteeringPlan, *, pool: int, exclude: set[int]
-) -> tuple[Candidates, int]:
-    """The steering plan's tag pool (ONE ANN query by :func:`prior.steering.pool_query`), ranked by every seed.
-
-    The pool holds the ``plan.pool`` tracks nearest the wanted tags (less the avoided ones), not yet served; each
-    seed orders the whole pool by its own cosine (:func:`prior.steering.rank_pool`), so the merge that follows
-    sees full lists of ``k`` = the merged ``pool`` (or the pool's size when smaller) per seed.
-    """
-    query = pool_query(plan)[None, :]
-    found = nearest_candidates(space, query, plan.pool, exclude=exclude, ef_search=plan.pool)
-    ids = [n.track_id for n in found.per_seed[0]]
-    if not ids:
-        return Candidates(per_seed=[[] for _ in seeds], vectors={}, artists={}), 0
-    k = min(len(ids), max(pool, 1))
-    order, scores = rank_pool(seeds, np.stack([found.vectors[t] for t in ids]), k)
-    per_seed = [[Neighbor(ids[j], float(s)) for j, s in zip(row, row_scores, strict=True)]
-                for row, row_scores in zip(order, scores, strict=True)]
-    return Candidates(per_seed=per_seed, vectors=found.vectors, artists=found.artists), k

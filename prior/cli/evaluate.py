@@ -39,8 +39,9 @@ def _common(parser: argparse.ArgumentParser, baseline_required: bool) -> None:
         default=None,
         help="constant | sigma2 | snr (gradient steering), or additive (default: checkpoint's steering)",
     )
-    parser.add_argument("--steer-pool", type=int, default=None,
-                        help="tag pool that retrieval ranks (0: whole catalog; default: checkpoint's steering)")
+    parser.add_argument("--condition-weight", type=float, default=None,
+                        help="steered retrieval by one query, tag + this x the condition's direction "
+                             "(0: by every seed; default: checkpoint's steering)")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N queries")
     parser.add_argument("--batch", type=int, default=64, help="queries per sampling batch")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (results are reproducible)")
@@ -110,7 +111,7 @@ def _choice(args: argparse.Namespace, steer_k: float = 0.0):
         guidance=args.guidance,
         steer_k=steer_k,
         steer_schedule=args.steer_schedule,
-        steer_pool=args.steer_pool,
+        condition_weight=args.condition_weight,
         seed=args.seed,
     )
 
@@ -134,8 +135,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         if world.config.music_dim != data.pairs.music.shape[1]:
             raise CliError(f"{args.oracle}: world music dim {world.config.music_dim} does not match the pairs")
     steer_k = args.steer if data.pairs.steer is not None else 0.0
-    if args.steer_pool is not None and args.steer_pool < 0:
-        raise CliError("--steer-pool must be >= 0")
+    if args.condition_weight is not None and not args.condition_weight >= 0:
+        raise CliError("--condition-weight must be >= 0")
     try:
         result = evaluate_all(
             prior,

@@ -22,11 +22,12 @@ from catalog.selectors import get_space
 from config.errors import ApiError
 from prior.config import config_to_dict
 from prior.images import ImageInputError, load_image
+from prior.steering import NULL_GUIDANCE, retrieval_query
 from recommend import conf, engine
 from recommend.diversify import DiversifyParams
 from recommend.models import Playlist, PlaylistItem, Session, SteeringEvent, hash_token, new_token
 from recommend.ranking import MERGE_METHODS, RankedItem, rank_playlist
-from recommend.selectors import candidate_features, playlist_candidates, pooled_candidates
+from recommend.selectors import candidate_features, playlist_candidates
 from recommend.services.steering_vectors import SteeringState, steering_plan
 from worker.errors import SamplingUnavailable
 
@@ -121,6 +122,10 @@ def compute_playlist(
         timings["encode_tags"] = (time.perf_counter() - t0) * 1000
         t1 = time.perf_counter()
         seeds = engine.sample_seeds(cond, n_seeds, guidance, plan.pairs, seed=rng_seed, steer_schedule=plan.schedule)
+        if plan.by_query:  # the tags and the picture's direction in ONE query: both stay in force (prior.steering)
+            null_seeds = engine.sample_seeds(cond, n_seeds, NULL_GUIDANCE, plan.pairs, seed=rng_seed,
+                                             steer_schedule=plan.schedule)
+            seeds = retrieval_query(plan, seeds, null_seeds)[None, :]
     except SamplingUnavailable as exc:
         raise unavailable(exc) from None
     except ValueError as exc:  # the prior refused the input (validated above, so a model/session mismatch)
@@ -128,11 +133,9 @@ def compute_playlist(
     timings["sample"] = (time.perf_counter() - t1) * 1000
     t2 = time.perf_counter()
     pool_factor = int(conf.get("RECOMMEND_POOL_FACTOR"))
-    pool, skip = max(pool_factor, 1) * size, set(exclude) | set(pinned)
-    if plan.pooled:  # the tags constrain which tracks may appear, the seeds (the picture) rank them
-        found, k = pooled_candidates(space, seeds, plan, pool=pool, exclude=skip)
-    else:
-        found, k = playlist_candidates(space, seeds, pool=pool, size=size, exclude=skip)
+    found, k = playlist_candidates(
+        space, seeds, pool=max(pool_factor, 1) * size, size=size, exclude=set(exclude) | set(pinned)
+    )
     per_seed, vectors, artists = found.per_seed, dict(found.vectors), dict(found.artists)
     if pinned:  # liked tracks are kept, not searched for: their features need one more read
         pinned_vectors, pinned_artists = candidate_features(space, list(pinned))

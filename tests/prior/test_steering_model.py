@@ -10,11 +10,11 @@ import pytest
 from prior.checkpoint import load_checkpoint, update_steering
 from prior.config import SteeringConfig
 from prior.steering import (
+    NULL_GUIDANCE,
     SteeringState,
     age_weights,
-    pool_query,
-    pool_scores,
-    rank_pool,
+    condition_direction,
+    retrieval_query,
     steering_plan,
 )
 from tests.prior.prior_toys import MUSIC_DIM, query
@@ -80,8 +80,8 @@ def test_avoid_moves_the_seeds_away_and_a_liked_track_pulls_them_in(sampler):
 
 
 def test_nothing_said_is_no_steering():
-    plan = steering_plan(SteeringState(), SteeringConfig(pool=200))
-    assert plan.pairs == () and not plan.steered and not plan.pooled
+    plan = steering_plan(SteeringState(), SteeringConfig(condition_weight=0.6))
+    assert plan.pairs == () and not plan.steered and not plan.by_query
 
 
 def test_bad_vectors_and_settings_are_refused():
@@ -89,32 +89,44 @@ def test_bad_vectors_and_settings_are_refused():
         steering_plan(SteeringState(tags=np.zeros((1, MUSIC_DIM))))
     with pytest.raises(ValueError, match="NaN"):
         steering_plan(SteeringState(avoid=np.full((1, MUSIC_DIM), np.nan)))
-    for bad in ({"tag_k": -1.0}, {"schedule": "linear"}, {"pool": -3}, {"avoid_weight": float("inf")}):
+    for bad in ({"tag_k": -1.0}, {"schedule": "linear"}, {"condition_weight": -0.1}, {"avoid_weight": float("inf")}):
         with pytest.raises(ValueError, match="steering"):
             replace(SteeringConfig(), **bad).check()
 
 
-def test_the_pool_is_the_tracks_nearest_the_tags_less_the_avoided_ones():
-    catalog = unit_rows(300, seed=6)
-    tag, avoid = catalog[0], catalog[1]
-    plan = steering_plan(SteeringState(tags=[tag], avoid=[avoid]), SteeringConfig(pool=50, avoid_weight=1.0))
-    scores = pool_scores(catalog, plan)
-    assert np.allclose(scores, catalog @ tag - catalog @ avoid, atol=1e-5)
-    # one ANN query by pool_query finds the same order (cosine to it is proportional to the score)
-    assert np.array_equal(np.argsort(-scores)[:50], np.argsort(-(catalog @ pool_query(plan)))[:50])
-    plain = steering_plan(SteeringState(tags=[tag]), SteeringConfig(pool=50))
-    with_avoid, without = np.argsort(-scores)[:50], np.argsort(-pool_scores(catalog, plain))[:50]
-    assert (catalog[with_avoid] @ avoid).mean() < (catalog[without] @ avoid).mean()
-    assert 1 not in with_avoid, "the avoided track itself is never in the pool"
+def test_the_condition_direction_is_what_the_condition_adds():
+    null = unit_rows(16, seed=9)
+    shift = np.eye(MUSIC_DIM, dtype=np.float32)[2]
+    assert condition_direction(null + 0.5 * shift, null) @ shift > 0.999, "the shared noise cancels"
+    assert not condition_direction(null, null).any(), "no condition, no direction"
 
 
-def test_rank_pool_orders_the_pool_by_each_seed():
-    pool = unit_rows(40, seed=7)
-    seeds = pool[[3, 17]] + 0.01 * unit_rows(2, seed=8)
-    order, scores = rank_pool(seeds, pool, 5)
-    assert order.shape == (2, 5) and list(order[:, 0]) == [3, 17]
-    assert np.all(np.diff(scores, axis=1) <= 0)
-    assert rank_pool(seeds, pool, 100)[0].shape == (2, 40), "k is capped by the pool's size"
+def test_the_query_keeps_the_tag_and_the_condition_and_avoids():
+    """The retrieval query ranks first the tracks that carry the tag AND lie where the condition points."""
+    e = np.eye(MUSIC_DIM, dtype=np.float32)
+    tag, mood, other_mood, avoid = e[0], e[1], e[2], e[3]
+    tracks = {"tag+mood": tag + mood, "tag+other": tag + other_mood, "mood only": mood, "tag+mood+avoid":
+              tag + mood + 1.2 * avoid}
+    vectors = np.stack([v / np.linalg.norm(v) for v in tracks.values()])
+    null = 0.3 * unit_rows(16, seed=11)
+    seeds = null + 0.8 * mood  # the condition's seeds: the null draw moved towards `mood`, not the tag
+    config = SteeringConfig(condition_weight=0.6, avoid_weight=1.0)
+    plan = steering_plan(SteeringState(tags=[tag], avoid=[avoid]), config)
+    assert plan.by_query
+    ranking = [list(tracks)[i] for i in np.argsort(-(vectors @ retrieval_query(plan, seeds, null)))]
+    assert ranking[0] == "tag+mood" and ranking[-1] == "tag+mood+avoid"
+    assert ranking.index("tag+mood") < ranking.index("tag+other") and ranking.index("tag+mood") < ranking.index(
+        "mood only")
+    unsteered = steering_plan(SteeringState(avoid=[avoid]), config)
+    assert not unsteered.by_query, "without a wanted tag every seed retrieves its own neighbours"
+    with pytest.raises(ValueError, match="no wanted tag"):
+        retrieval_query(unsteered, seeds, null)
+
+
+def test_null_guidance_ignores_the_condition(sampler):
+    draw = {"n_seeds": 8, "guidance": NULL_GUIDANCE, "seed": 3}
+    assert np.allclose(sampler.sample(query(0), **draw), sampler.sample(query(1), **draw), atol=1e-5)
+    assert not np.allclose(sampler.sample(query(0), n_seeds=8, seed=3), sampler.sample(query(1), n_seeds=8, seed=3))
 
 
 def test_train_writes_the_steering_defaults_and_they_can_be_updated(checkpoint, tmp_path):
@@ -125,9 +137,10 @@ def test_train_writes_the_steering_defaults_and_they_can_be_updated(checkpoint, 
     for f in checkpoint.iterdir():
         if f.is_file():
             (copy / f.name).write_bytes(f.read_bytes())
-    update_steering(copy, pool=120, schedule="sigma2")
-    assert load_checkpoint(copy).steering_config() == replace(SteeringConfig(), pool=120, schedule="sigma2")
+    update_steering(copy, condition_weight=0.4, schedule="sigma2")
+    assert load_checkpoint(copy).steering_config() == replace(SteeringConfig(), condition_weight=0.4,
+                                                              schedule="sigma2")
     with pytest.raises(ValueError, match="unknown steering"):
         update_steering(copy, strength=1)
-    with pytest.raises(ValueError, match="pool"):
-        update_steering(copy, pool=-1)
+    with pytest.raises(ValueError, match="condition_weight"):
+        update_steering(copy, condition_weight=-1)

@@ -1,5 +1,5 @@
 """The API steers with the steering model the evaluation measures (prior.steering), with the checkpoint's defaults
-and the RECOMMEND_STEER_* overrides; the tag pool keeps the tag in force."""
+and the RECOMMEND_STEER_* overrides; retrieval by one query keeps the tag and the picture in force."""
 
 from __future__ import annotations
 
@@ -39,8 +39,10 @@ def recorded(monkeypatch):
     real = engine.sample_seeds
 
     def sample_seeds(cond, n_seeds, guidance, steer=(), seed=None, steer_schedule=None):
-        calls.append({"steer": list(steer), "steer_schedule": steer_schedule})
-        return real(cond, n_seeds, guidance, steer, seed=seed, steer_schedule=steer_schedule)
+        seeds = real(cond, n_seeds, guidance, steer, seed=seed, steer_schedule=steer_schedule)
+        calls.append({"steer": list(steer), "steer_schedule": steer_schedule, "guidance": guidance, "seed": seed,
+                      "seeds": seeds})
+        return seeds
 
     monkeypatch.setattr(engine, "sample_seeds", sample_seeds)
     return calls
@@ -80,9 +82,10 @@ def test_settings_override_the_checkpoints_steering(api, catalog, recorded, tiny
     from prior.checkpoint import load_checkpoint
 
     assert steering_config() == load_checkpoint(tiny_prior).steering_config()
-    with override_settings(RECOMMEND_STEER_TAG_K=0.7, RECOMMEND_STEER_SCHEDULE="snr", RECOMMEND_STEER_POOL=0):
+    with override_settings(RECOMMEND_STEER_TAG_K=0.7, RECOMMEND_STEER_SCHEDULE="snr",
+                           RECOMMEND_STEER_CONDITION_WEIGHT=0.0):
         assert steering_config() == replace(load_checkpoint(tiny_prior).steering_config(), tag_k=0.7,
-                                            schedule="snr", pool=0)
+                                            schedule="snr", condition_weight=0.0)
         session_id, token, _ = start(api)
         assert steer(api, session_id, token, tags=[TAG]).status_code == 201
     assert recorded[-1]["steer_schedule"] == "snr" and recorded[-1]["steer"][0][1] == pytest.approx(0.7)
@@ -93,24 +96,29 @@ def test_settings_override_the_checkpoints_steering(api, catalog, recorded, tiny
             steering_config()
 
 
-def test_the_tag_pool_keeps_the_tag_in_force_and_avoid_empties_it(api, catalog, minilm):
-    """With a pool, every track of the steered version is among the pool tracks nearest the tag."""
-    pool = 40
+def test_retrieval_by_query_is_the_tags_plus_the_pictures_direction(api, catalog, minilm, recorded):
+    """With a condition weight the steered version is the nearest tracks to prior.steering.retrieval_query of the
+    steer's seeds and its null draw (same sampling seed, CFG weight -1)."""
+    from prior.steering import NULL_GUIDANCE, condition_direction
+
     target = minilm.encode_texts([TAG])[0]
     vectors = catalog["vectors"]
-    ids = np.array(list(vectors))
-    sims = np.stack([vectors[i] for i in ids]) @ target
-    with override_settings(RECOMMEND_STEER_POOL=pool, RECOMMEND_STEER_TAG_K=0.0):
+    with override_settings(RECOMMEND_STEER_CONDITION_WEIGHT=0.5, RECOMMEND_STEER_TAG_K=0.0,
+                           RECOMMEND_MMR_LAMBDA=1.0, RECOMMEND_MAX_PER_ARTIST=20):
         session_id, token, v1 = start(api, size=10)
         v2 = steer(api, session_id, token, tags=[TAG]).json()["playlist"]
-        nearest = set(ids[np.argsort(-sims)][: pool + len(served(v1))].tolist())
-        assert served(v2) <= nearest and not served(v1) & served(v2)
-        v3 = steer(api, session_id, token, avoid=[TAG]).json()["playlist"]
-    assert np.mean([vectors[i] @ target for i in served(v3)]) < np.mean([vectors[i] @ target for i in served(v2)])
+    steered, null = recorded[-2], recorded[-1]
+    assert null["guidance"] == NULL_GUIDANCE and null["seed"] == steered["seed"], "a paired draw"
+    direction = condition_direction(steered["seeds"], null["seeds"])
+    query = target / np.linalg.norm(target) + 0.5 * direction
+    candidates = [t for t in vectors if t not in served(v1)]
+    by_query = sorted(candidates, key=lambda t: -float(vectors[t] @ query))
+    assert served(v2) == set(by_query[:10])
+    assert np.mean([vectors[t] @ target for t in served(v2)]) > np.mean([vectors[t] @ target for t in served(v1)])
 
 
-def test_a_liked_track_is_kept_under_the_pool(api, catalog):
-    with override_settings(RECOMMEND_STEER_POOL=40):
+def test_a_liked_track_is_kept_when_retrieving_by_query(api, catalog):
+    with override_settings(RECOMMEND_STEER_CONDITION_WEIGHT=0.5):
         session_id, token, v1 = start(api)
         liked = v1["items"][2]["track"]["id"]
         api.post(f"/api/sessions/{session_id}/feedback", {"liked": [liked]}, format="json",
