@@ -24,9 +24,9 @@ version the picture alone chose) then ``POST /api/sessions/{id}/steer`` with ``{
 Track identity between sessions is sampling noise, not the picture's influence, so it is not reported. Every
 session uses its own sampling seed (``RECOMMEND_RNG_SEED``), the same across configurations; ``--seed`` shifts
 them (choose on one offset, report on another). ``--configs``: ``served`` (the checkpoint's steering defaults,
-what ``make demo`` serves), ``kX`` (gradient steering only, tag budget X), ``cwW`` / ``cwW_kX`` (retrieval by one
-query, the tag plus W times the picture's direction, :func:`prior.steering.retrieval_query`; gradient budget X,
-default 0). Prints ONE JSON object on stdout.
+what ``make demo`` serves), ``kX`` (gradient steering only, tag budget X), ``cwW_kX`` (the same, and every seed
+retrieves by itself plus W times the picture's direction, :func:`prior.steering.retrieval_vectors`; ``cwW`` alone
+keeps the served k). Prints ONE JSON object on stdout.
 """
 
 from __future__ import annotations
@@ -80,16 +80,18 @@ def log(message: str) -> None:
 
 
 def parse_config(name: str) -> dict:
-    """``served`` -> {}; ``k0.3`` -> gradient steering only, tag budget 0.3; ``cw0.6`` / ``cw0.6_k0.1`` -> retrieval
-    by one query with condition weight 0.6 (and gradient budget 0.1; without it 0)."""
+    """``served`` -> {}; ``k0.3`` -> gradient steering only, tag budget 0.3; ``cw0.2`` / ``cw0.2_k0.5`` -> condition
+    weight 0.2 (with tag budget 0.5; without it the served one)."""
     if name == "served":
         return {}
     match = re.fullmatch(r"(?:cw([0-9.]+))?_?(?:k([0-9.]+))?", name)
     if not match or not any(match.groups()):
         raise ValueError(f"unknown configuration {name!r}: use served, kX, cwW or cwW_kX")
     weight, k = match.groups()
-    return {"RECOMMEND_STEER_CONDITION_WEIGHT": float(weight or 0),
-            "RECOMMEND_STEER_TAG_K": float(k) if k is not None else (0.0 if weight else 0.1)}
+    out = {"RECOMMEND_STEER_CONDITION_WEIGHT": float(weight or 0)}
+    if k is not None:
+        out["RECOMMEND_STEER_TAG_K"] = float(k)
+    return out
 
 
 def pictures() -> dict[str, bytes]:

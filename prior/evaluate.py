@@ -14,8 +14,8 @@ One protocol for every method, so numbers are comparable:
 Methods: ``regression``; ``regression+steer`` = normalise(prediction + k * steer) (the steering text added to
 the point estimate); ``diffusion``; ``diffusion+steer``: the pair's steering text as the one wanted tag of the
 steering model the API uses (:func:`prior.steering.steering_plan` with the checkpoint's steering defaults:
-gradient steering with its schedule, and when its ``condition_weight`` > 0 retrieval by one query that adds the
-tag and the condition's direction), or, with the
+gradient steering with its schedule, and when its ``condition_weight`` > 0 retrieval by each
+tag-steered seed plus the condition's direction), or, with the
 pseudo-schedule ``additive``, the baseline's own form applied to every seed: normalise(seed + k * steer);
 ``oracle`` (exact posterior samples, synthetic world only).
 """
@@ -34,7 +34,7 @@ from prior.data.npz import Catalog, DataError, Pairs, l2_normalise, load_catalog
 from prior.metrics import estimate, fmd, hits_at_k, miscs, paired_difference, random_other_indices, triplet_accuracy
 from prior.plots import pyplot, save
 from prior.retrieval import per_seed_top_k, reciprocal_rank_fusion, round_robin_merge
-from prior.steering import NULL_GUIDANCE, SteeringPlan, SteeringState, retrieval_query, steering_plan
+from prior.steering import NULL_GUIDANCE, SteeringPlan, SteeringState, retrieval_vectors, steering_plan
 
 RETRIEVE_K = 100
 ADDITIVE = "additive"  # pseudo steering schedule: post-hoc normalise(seed + k * steer) instead of the gradient
@@ -94,12 +94,12 @@ def score_seeds(
 ) -> dict:
     """All metrics of one method's seeds ``[Q, S, D]`` (or ``[Q, D]``) on ``data``, as a flat JSON-ready dict.
 
-    ``queries`` ``[Q, D]``: retrieve by these (the steering model's one query each, :func:`retrieval_queries`)
-    instead of by every seed; MISCS and FMD stay the seeds'."""
+    ``queries`` ``[Q, S, D]``: retrieve by these (the steering model's retrieval vectors,
+    :func:`retrieval_queries`) instead of by the seeds; MISCS and FMD stay the seeds'."""
     seeds = np.asarray(seeds, dtype=np.float32)
     if seeds.ndim == 2:
         seeds = seeds[:, None, :]
-    retrieve_by = seeds if queries is None else np.asarray(queries, dtype=np.float32)[:, None, :]
+    retrieve_by = seeds if queries is None else np.asarray(queries, dtype=np.float32)
     merged = merged_lists(retrieve_by, data.catalog.music, merge)
     true = data.true_index.tolist()
     out: dict = {"n": len(true), "seeds": int(seeds.shape[1])}
@@ -234,8 +234,8 @@ def diffusion_seeds(prior, data: EvalData, choice: SamplingChoice, batch: int = 
 
 def retrieval_queries(prior, data: EvalData, choice: SamplingChoice, seeds: np.ndarray,
                       batch: int = 64) -> tuple[np.ndarray | None, float]:
-    """Each query's one retrieval vector (:func:`prior.steering.retrieval_query`) when this choice's steering
-    retrieves by query (``condition_weight`` > 0), else None: retrieval by every seed; and the ms per query that
+    """Each query's retrieval vectors ``[Q, S, D]`` (:func:`prior.steering.retrieval_vectors`) when this choice's
+    steering adds the condition direction (``condition_weight`` > 0), else None: the seeds; and the ms per query that
     drawing the null seeds took (same sampling seeds and steering, CFG weight
     :data:`prior.steering.NULL_GUIDANCE`, as the service draws them)."""
     if not choice.steered or choice.steer_schedule == ADDITIVE:
@@ -245,7 +245,7 @@ def retrieval_queries(prior, data: EvalData, choice: SamplingChoice, seeds: np.n
         return None, 0.0
     plans = query_plans(data, slice(0, len(data.true_index)), config)
     null_seeds, ms = diffusion_seeds(prior, data, replace(choice, guidance=NULL_GUIDANCE), batch)
-    return np.stack([retrieval_query(plan, s, n) for plan, s, n in zip(plans, seeds, null_seeds, strict=True)]), ms
+    return np.stack([retrieval_vectors(plan, s, n) for plan, s, n in zip(plans, seeds, null_seeds, strict=True)]), ms
 
 
 def additive_steer(seeds: np.ndarray, steer: np.ndarray | None, k: float) -> np.ndarray:

@@ -5,8 +5,9 @@ space and each list oldest first. :func:`steering_plan` turns it into a :class:`
 
 - ``pairs``: Diff4Steer's ``(z_n, k_n)`` gradient-steering pairs for the sampler (:mod:`prior.guidance`), with the
   noise-level ``schedule`` they are applied with;
-- ``toward`` / ``away``: the unit directions of the wanted and the avoided tags, which retrieval combines with what
-  the condition chose when ``condition_weight`` > 0 (:func:`retrieval_query`).
+- ``toward`` / ``away``: the unit directions of the wanted and the avoided tags;
+- ``condition_weight``: when > 0 and a tag is wanted, each seed retrieves by itself plus that much of the
+  condition's direction (:func:`retrieval_vectors`).
 
 Why one function: the evaluation (``python -m prior evaluate``), the CLI and the API (recommend/services/steering.py)
 must steer the same way, or the number measured is not the product served. Its defaults are a
@@ -20,13 +21,12 @@ so a second steer takes over from the first without cancelling it.
 
 How the tag and the condition both stay in force (``condition_weight`` > 0): gradient steering moves every seed
 towards the tag, and a k large enough to get the tag into most of the playlist also erases what the condition chose
-(in the demo: the picture's mood), because each seed is pulled onto the tag's own point. Retrieval instead asks for
-the tracks nearest ONE query that adds the two: the tag direction, plus ``condition_weight`` times the *condition
-direction* — the mean of the seeds minus the mean of the same draw without the condition (same initial noise,
-same steering, CFG weight :data:`NULL_GUIDANCE`): what the condition adds over no condition, the quantity
-classifier-free guidance amplifies (:func:`condition_direction`) — minus ``avoid_weight`` times the avoided tags.
-For unit track vectors the cosine to that sum is the sum of the cosines, so a track ranks high when it carries the
-tag AND lies where the condition pushes; pairing the two draws cancels the seeds' own noise, the mood is kept.
+(in the demo: the picture's mood), because each seed is pulled onto the tag's own point. So after sampling, each
+seed retrieves by ``seed + condition_weight x c``, where c is the *condition direction*: the mean of the seeds minus
+the mean of the same draw without the condition (same initial noise, same steering, CFG weight
+:data:`NULL_GUIDANCE`) — what the condition adds over no condition, the quantity classifier-free guidance
+amplifies (:func:`condition_direction`). The tag stays in the seeds; the condition is put back into every query;
+pairing the two draws cancels the seeds' own noise, so c carries the condition and little else.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ import numpy as np
 from prior.config import SteeringConfig
 
 __all__ = ["SteeringConfig", "SteeringPlan", "SteeringState", "NULL_GUIDANCE", "age_weights",
-           "condition_direction", "retrieval_query", "steering_plan"]
+           "condition_direction", "retrieval_vectors", "steering_plan"]
 
 # The CFG weight that samples the prior WITHOUT its condition: (1 + w) D(x, q) - w D(x, null) = D(x, null) at w = -1.
 # Drawn from the same sampling seed (the same initial noise) and steering as the query's own seeds, such "null
@@ -66,7 +66,6 @@ class SteeringPlan:
     toward: np.ndarray | None = None  # unit [Dm]: the age-weighted mean of the wanted tags
     away: np.ndarray | None = None  # unit [Dm]: the age-weighted mean of the avoided tags
     condition_weight: float = 0.0
-    avoid_weight: float = 0.0
     config: SteeringConfig = field(default_factory=SteeringConfig)
 
     @property
@@ -74,8 +73,9 @@ class SteeringPlan:
         return bool(self.pairs) or self.toward is not None or self.away is not None
 
     @property
-    def by_query(self) -> bool:
-        """Whether retrieval is ONE query by :func:`retrieval_query` rather than each seed's own neighbours."""
+    def adds_condition(self) -> bool:
+        """Whether the seeds retrieve with the condition direction added (:func:`retrieval_vectors`), which needs
+        the null draw; only when a tag is wanted (otherwise nothing pulls the seeds off the condition)."""
         return self.condition_weight > 0 and self.toward is not None
 
 
@@ -130,7 +130,7 @@ def steering_plan(state: SteeringState, config: SteeringConfig | None = None) ->
             pairs += [(row.astype(np.float32), float(budget * w)) for row, w in zip(rows, weights, strict=True)]
     return SteeringPlan(
         pairs=tuple(pairs), schedule=config.schedule, toward=directions["tag"], away=directions["avoid"],
-        condition_weight=config.condition_weight, avoid_weight=config.avoid_weight, config=config,
+        condition_weight=config.condition_weight, config=config,
     )
 
 
@@ -145,15 +145,13 @@ def condition_direction(seeds: np.ndarray, null_seeds: np.ndarray) -> np.ndarray
     return (diff / norm if norm > 1e-12 else np.zeros_like(diff)).astype(np.float32)
 
 
-def retrieval_query(plan: SteeringPlan, seeds: np.ndarray, null_seeds: np.ndarray) -> np.ndarray:
-    """The one retrieval vector of a ``by_query`` plan: toward + condition_weight x condition - avoid_weight x away.
+def retrieval_vectors(plan: SteeringPlan, seeds: np.ndarray, null_seeds: np.ndarray) -> np.ndarray:
+    """What each seed retrieves by under an ``adds_condition`` plan: unit(seed + condition_weight x c), ``[S, D]``.
 
-    Unit length. Nearest neighbours of it maximise cos(t, toward) + condition_weight cos(t, condition direction)
-    - avoid_weight cos(t, away) over unit tracks t (the cosine to a sum is proportional to the sum of cosines).
+    ``seeds`` ``[S, D]`` of one query, ``null_seeds`` its null draw; c = :func:`condition_direction`. Cosine to the
+    sum is proportional to cos(t, seed) + condition_weight cos(t, c) for unit tracks t: a track ranks high when it
+    is near the (tag-steered) seed AND where the condition points.
     """
-    if plan.toward is None:
-        raise ValueError("no wanted tag: retrieval is by the seeds")
-    query = plan.toward.astype(np.float64) + plan.condition_weight * condition_direction(seeds, null_seeds)
-    if plan.away is not None and plan.avoid_weight:
-        query = query - plan.avoid_weight * plan.away
-    return (query / max(np.linalg.norm(query), 1e-12)).astype(np.float32)
+    seeds = np.asarray(seeds, dtype=np.float64)
+    out = seeds + plan.condition_weight * condition_direction(seeds, null_seeds)
+    return (out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)).astype(np.float32)

@@ -38,9 +38,8 @@ DEFAULTS: dict[str, Any] = {
     # Steering (prior.steering, one model for evaluation and serving). None = the served checkpoint's "steering"
     # block, which `python -m prior train` writes; a value here overrides it. Budgets k (Diff4Steer eq. 4) are
     # shared by all tags / avoided tags / liked / skipped tracks of a session; FADE: weight of each older entry
-    # relative to the next newer; SCHEDULE: constant | sigma2 | snr; CONDITION_WEIGHT: with a wanted tag, retrieval
-    # is one query, tags + this x the picture's direction (0: each seed's neighbours); AVOID_WEIGHT: the avoided
-    # tags' weight in that query.
+    # relative to the next newer; SCHEDULE: constant | sigma2 | snr; CONDITION_WEIGHT: with a wanted tag, each seed
+    # retrieves by itself + this x the picture's direction (0: by the seeds alone).
     "RECOMMEND_STEER_TAG_K": None,
     "RECOMMEND_STEER_AVOID_K": None,
     "RECOMMEND_STEER_LIKED_K": None,
@@ -48,7 +47,6 @@ DEFAULTS: dict[str, Any] = {
     "RECOMMEND_STEER_FADE": None,
     "RECOMMEND_STEER_SCHEDULE": None,
     "RECOMMEND_STEER_CONDITION_WEIGHT": None,
-    "RECOMMEND_STEER_AVOID_WEIGHT": None,
     # Sampling seed of every playlist; None draws a fresh one per playlist (stored in its params either way).
     "RECOMMEND_RNG_SEED": None,
     # Playlist versions one session may have; a steer beyond it is a 409 `session_full` (start a new session). Each
@@ -69,7 +67,6 @@ TYPES: dict[str, type] = {
     "RECOMMEND_STEER_FADE": float,
     "RECOMMEND_STEER_SCHEDULE": str,
     "RECOMMEND_STEER_CONDITION_WEIGHT": float,
-    "RECOMMEND_STEER_AVOID_WEIGHT": float,
 }
 
 # The steering settings and the SteeringConfig field each overrides.
@@ -81,7 +78,6 @@ STEERING_SETTINGS: dict[str, str] = {
     "RECOMMEND_STEER_FADE": "fade",
     "RECOMMEND_STEER_SCHEDULE": "schedule",
     "RECOMMEND_STEER_CONDITION_WEIGHT": "condition_weight",
-    "RECOMMEND_STEER_AVOID_WEIGHT": "avoid_weight",
 }
 
 

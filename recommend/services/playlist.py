@@ -22,7 +22,7 @@ from catalog.selectors import get_space
 from config.errors import ApiError
 from prior.config import config_to_dict
 from prior.images import ImageInputError, load_image
-from prior.steering import NULL_GUIDANCE, retrieval_query
+from prior.steering import NULL_GUIDANCE, retrieval_vectors
 from recommend import conf, engine
 from recommend.diversify import DiversifyParams
 from recommend.models import Playlist, PlaylistItem, Session, SteeringEvent, hash_token, new_token
@@ -122,10 +122,10 @@ def compute_playlist(
         timings["encode_tags"] = (time.perf_counter() - t0) * 1000
         t1 = time.perf_counter()
         seeds = engine.sample_seeds(cond, n_seeds, guidance, plan.pairs, seed=rng_seed, steer_schedule=plan.schedule)
-        if plan.by_query:  # the tags and the picture's direction in ONE query: both stay in force (prior.steering)
+        if plan.adds_condition:  # the tag in the seeds, the picture's direction added back (prior.steering)
             null_seeds = engine.sample_seeds(cond, n_seeds, NULL_GUIDANCE, plan.pairs, seed=rng_seed,
                                              steer_schedule=plan.schedule)
-            seeds = retrieval_query(plan, seeds, null_seeds)[None, :]
+            seeds = retrieval_vectors(plan, seeds, null_seeds)
     except SamplingUnavailable as exc:
         raise unavailable(exc) from None
     except ValueError as exc:  # the prior refused the input (validated above, so a model/session mismatch)

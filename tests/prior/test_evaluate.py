@@ -144,9 +144,9 @@ class NullAwarePrior(OraclePrior):
         return l2_normalise(seeds - 0.5 * self.world_shift) if guidance == -1.0 else seeds
 
 
-def test_steered_retrieval_by_query_uses_the_steering_model(setup):
-    """condition_weight > 0: diffusion+steer retrieves by prior.steering.retrieval_query of each query's seeds and
-    their null draw, and scores as well as the label alone or better (the condition adds the cluster)."""
+def test_steered_retrieval_adds_the_condition_direction(setup):
+    """condition_weight > 0: diffusion+steer retrieves by prior.steering.retrieval_vectors of each query's seeds and
+    their null draw."""
     from prior.evaluate import retrieval_queries
     from prior.steering import SteeringState, condition_direction, steering_plan
 
@@ -162,8 +162,9 @@ def test_steered_retrieval_by_query_uses_the_steering_model(setup):
     null, _ = diffusion_seeds(
         prior, small, replace(choice, guidance=-1.0))
     plan = steering_plan(SteeringState(tags=small.pairs.steer[:1]), choice.steering(prior))
-    expected = plan.toward + 0.3 * condition_direction(seeds[0], null[0])
-    np.testing.assert_allclose(queries[0], expected / np.linalg.norm(expected), atol=1e-5)
+    assert plan.adds_condition and queries.shape == seeds.shape
+    expected = seeds[0] + 0.3 * condition_direction(seeds[0], null[0])
+    np.testing.assert_allclose(queries[0], expected / np.linalg.norm(expected, axis=1, keepdims=True), atol=1e-5)
     result = evaluate_all(prior, MeanBaseline(world), small, choice)
     assert result["settings"]["steering"]["condition_weight"] == 0.3
     assert result["diffusion+steer"]["recall@100"] >= result["regression"]["recall@100"]

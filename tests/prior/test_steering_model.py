@@ -14,7 +14,7 @@ from prior.steering import (
     SteeringState,
     age_weights,
     condition_direction,
-    retrieval_query,
+    retrieval_vectors,
     steering_plan,
 )
 from tests.prior.prior_toys import MUSIC_DIM, query
@@ -81,7 +81,7 @@ def test_avoid_moves_the_seeds_away_and_a_liked_track_pulls_them_in(sampler):
 
 def test_nothing_said_is_no_steering():
     plan = steering_plan(SteeringState(), SteeringConfig(condition_weight=0.6))
-    assert plan.pairs == () and not plan.steered and not plan.by_query
+    assert plan.pairs == () and not plan.steered and not plan.adds_condition
 
 
 def test_bad_vectors_and_settings_are_refused():
@@ -89,7 +89,7 @@ def test_bad_vectors_and_settings_are_refused():
         steering_plan(SteeringState(tags=np.zeros((1, MUSIC_DIM))))
     with pytest.raises(ValueError, match="NaN"):
         steering_plan(SteeringState(avoid=np.full((1, MUSIC_DIM), np.nan)))
-    for bad in ({"tag_k": -1.0}, {"schedule": "linear"}, {"condition_weight": -0.1}, {"avoid_weight": float("inf")}):
+    for bad in ({"tag_k": -1.0}, {"schedule": "linear"}, {"condition_weight": -0.1}, {"fade": float("inf")}):
         with pytest.raises(ValueError, match="steering"):
             replace(SteeringConfig(), **bad).check()
 
@@ -101,26 +101,25 @@ def test_the_condition_direction_is_what_the_condition_adds():
     assert not condition_direction(null, null).any(), "no condition, no direction"
 
 
-def test_the_query_keeps_the_tag_and_the_condition_and_avoids():
-    """The retrieval query ranks first the tracks that carry the tag AND lie where the condition points."""
+def test_retrieval_adds_the_condition_back_to_every_seed():
+    """The tag-steered seeds retrieve by seed + condition_weight x c: among tracks equally near a seed, the one
+    where the condition points ranks first; without a wanted tag the seeds retrieve as they are."""
     e = np.eye(MUSIC_DIM, dtype=np.float32)
-    tag, mood, other_mood, avoid = e[0], e[1], e[2], e[3]
-    tracks = {"tag+mood": tag + mood, "tag+other": tag + other_mood, "mood only": mood, "tag+mood+avoid":
-              tag + mood + 1.2 * avoid}
-    vectors = np.stack([v / np.linalg.norm(v) for v in tracks.values()])
-    null = 0.3 * unit_rows(16, seed=11)
-    seeds = null + 0.8 * mood  # the condition's seeds: the null draw moved towards `mood`, not the tag
-    config = SteeringConfig(condition_weight=0.6, avoid_weight=1.0)
-    plan = steering_plan(SteeringState(tags=[tag], avoid=[avoid]), config)
-    assert plan.by_query
-    ranking = [list(tracks)[i] for i in np.argsort(-(vectors @ retrieval_query(plan, seeds, null)))]
-    assert ranking[0] == "tag+mood" and ranking[-1] == "tag+mood+avoid"
-    assert ranking.index("tag+mood") < ranking.index("tag+other") and ranking.index("tag+mood") < ranking.index(
-        "mood only")
-    unsteered = steering_plan(SteeringState(avoid=[avoid]), config)
-    assert not unsteered.by_query, "without a wanted tag every seed retrieves its own neighbours"
-    with pytest.raises(ValueError, match="no wanted tag"):
-        retrieval_query(unsteered, seeds, null)
+    tag, mood, other_mood = e[0], e[1], e[2]
+    tracks = np.stack([(tag + 0.5 * mood) / np.linalg.norm(tag + 0.5 * mood),
+                       (tag + 0.5 * other_mood) / np.linalg.norm(tag + 0.5 * other_mood)])
+    null = 0.1 * unit_rows(16, seed=11) + tag  # the null draw, steered to the tag like the query's own seeds
+    seeds = null + 0.3 * mood  # the condition moved them towards `mood`
+    config = SteeringConfig(condition_weight=0.5)
+    plan = steering_plan(SteeringState(tags=[tag]), config)
+    assert plan.adds_condition
+    vectors = retrieval_vectors(plan, seeds, null)
+    assert vectors.shape == seeds.shape and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    expected = seeds + 0.5 * mood
+    np.testing.assert_allclose(vectors, expected / np.linalg.norm(expected, axis=1, keepdims=True), atol=1e-5)
+    margin = lambda q: (q @ tracks[0] - q @ tracks[1]).mean()  # noqa: E731
+    assert margin(vectors) > margin(seeds / np.linalg.norm(seeds, axis=1, keepdims=True)) > 0
+    assert not steering_plan(SteeringState(avoid=[tag]), config).adds_condition
 
 
 def test_null_guidance_ignores_the_condition(sampler):
