@@ -59,7 +59,7 @@ def test_older_tags_fade_and_the_newest_weighs_most():
 
 
 def test_avoid_points_away_and_likes_point_towards():
-    tag, avoid, liked = unit_rows(3, seed=4)
+    tag, avoid, liked = np.eye(MUSIC_DIM, dtype=np.float32)[:3]
     plan = steering_plan(SteeringState(tags=[tag], avoid=[avoid], liked=[liked]), SteeringConfig())
     d = direction(plan)
     assert d @ avoid < 0 < d @ tag and d @ liked > 0
