@@ -93,6 +93,21 @@ def from_environment(name: str) -> Any:
 
 
 def check_environment() -> None:
-    """Parse every setting's environment value now: raises ImproperlyConfigured naming the first bad one."""
+    """Parse every setting's environment value now: raises ImproperlyConfigured naming the first bad one.
+
+    Steering values are also range-checked (a negative k, an unknown schedule), so a bad one stops the boot rather
+    than turning every steer into an error."""
+    from dataclasses import replace
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    from prior.config import SteeringConfig
+
     for name in DEFAULTS:
-        from_environment(name)
+        value = from_environment(name)
+        field = STEERING_SETTINGS.get(name)
+        if field is not None and value is not None:
+            try:
+                replace(SteeringConfig(), **{field: value}).check()
+            except ValueError as exc:
+                raise ImproperlyConfigured(f"{name}={value!r}: {exc}") from None
