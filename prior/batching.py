@@ -73,9 +73,11 @@ class SampleBatcher:
         guidance: float | None = None,
         steer: Sequence[tuple[np.ndarray, float]] = (),
         seed: int | None = None,
+        steer_schedule: str | None = None,
     ) -> np.ndarray:
         """Same arguments and result as :meth:`PriorSampler.sample` (with the checkpoint's sampler settings)."""
-        ticket = _Ticket(self.sampler.prepare(cond, n_seeds, guidance, steer, seed=seed), self._lock)
+        query = self.sampler.prepare(cond, n_seeds, guidance, steer, seed=seed, steer_schedule=steer_schedule)
+        ticket = _Ticket(query, self._lock)
         with self._lock:  # (bad input failed in prepare, alone)
             self._arrive()
             self._queue.append(ticket)

@@ -25,7 +25,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from prior.config import NetworkConfig, SamplingConfig, config_from_dict, config_to_dict
+from prior.config import NetworkConfig, SamplingConfig, SteeringConfig, config_from_dict, config_to_dict
 from prior.spaces import EmbeddingSpace, SpaceMismatchError
 
 FORMAT_VERSION = 1
@@ -53,11 +53,16 @@ class Checkpoint:
     train: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     sampling: dict = field(default_factory=dict)
+    steering: dict = field(default_factory=dict)
     created: str | None = None
 
     def sampling_config(self) -> SamplingConfig:
         """Code defaults, overridden by the values tuned into this checkpoint's "sampling" block (if any)."""
         return config_from_dict(SamplingConfig, {**config_to_dict(SamplingConfig()), **self.sampling})
+
+    def steering_config(self) -> SteeringConfig:
+        """Code defaults, overridden by this checkpoint's "steering" block (written by ``python -m prior train``)."""
+        return config_from_dict(SteeringConfig, {**config_to_dict(SteeringConfig()), **self.steering})
 
     def load_into(self, model: nn.Module) -> nn.Module:
         """Copy the weights into ``model`` (strict); a shape or key mismatch becomes a :class:`CheckpointError`."""
@@ -107,6 +112,7 @@ def save_checkpoint(
     train: Any = None,
     metrics: dict | None = None,
     sampling: dict | None = None,
+    steering: dict | None = None,
 ) -> Path:
     """Write ``model``'s weights and the config JSON into ``directory`` (created if needed)."""
     if kind not in KINDS:
@@ -128,6 +134,8 @@ def save_checkpoint(
     }
     if sampling:
         config["sampling"] = sampling
+    if steering:
+        config["steering"] = steering
     _write_atomic(directory / WEIGHTS_FILE, lambda p: save_file(tensors, str(p), metadata={"kind": kind}))
     text = json.dumps(config, indent=2, sort_keys=True) + "\n"
     _write_atomic(directory / CONFIG_FILE, lambda p: p.write_text(text))
@@ -196,6 +204,7 @@ def load_checkpoint(
         train=config.get("train") or {},
         metrics=config.get("metrics") or {},
         sampling=config.get("sampling") or {},
+        steering=config.get("steering") or {},
         created=config.get("created"),
     )
 
@@ -217,6 +226,24 @@ def update_sampling(directory: str | Path, **values: Any) -> dict:
     return config["sampling"]
 
 
+def update_steering(directory: str | Path, **values: Any) -> dict:
+    """Record chosen steering defaults (SteeringConfig field names) in a checkpoint's config.json.
+
+    Unknown names and out-of-range values are refused. Returns the new "steering" block.
+    """
+    unknown = sorted(set(values) - set(SteeringConfig.__dataclass_fields__))
+    if unknown:
+        raise ValueError(f"unknown steering setting(s): {', '.join(unknown)}")
+    directory = Path(directory)
+    config = read_config(directory)
+    block = {**(config.get("steering") or {}), **values}
+    config_from_dict(SteeringConfig, {**config_to_dict(SteeringConfig()), **block}).check()
+    config["steering"] = block
+    text = json.dumps(config, indent=2, sort_keys=True) + "\n"
+    _write_atomic(directory / CONFIG_FILE, lambda p: p.write_text(text))
+    return block
+
+
 __all__ = [
     "Checkpoint",
     "CheckpointError",
@@ -225,4 +252,5 @@ __all__ = [
     "read_config",
     "save_checkpoint",
     "update_sampling",
+    "update_steering",
 ]

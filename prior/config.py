@@ -96,6 +96,46 @@ class SamplingConfig:
     reference_steps: int = 256
 
 
+@dataclass
+class SteeringConfig:
+    """How a session's steering state steers (:func:`prior.steering.steering_plan`); a checkpoint's defaults.
+
+    ``tag_k`` / ``avoid_k`` / ``liked_k`` / ``skipped_k``: the gradient-steering budget of each group, shared by its
+    entries (so ten tags steer no harder than one); ``fade``: each older entry weighs ``fade`` times the next newer
+    one; ``schedule``: how k scales with the noise level (:func:`prior.guidance.steer_scale`);
+    ``condition_weight``: when > 0 and a tag is wanted, every seed retrieves by itself plus this times the
+    condition's direction (mean seed minus the mean of the same draw without the condition), so the tag (in the
+    seeds) and the condition both stay in force (:func:`prior.steering.retrieval_vectors`); 0: by the seeds alone.
+
+    Why these defaults: through the API on the demo (bench/steer_api.py, chosen on sampling-seed offset 0, README
+    "Steering"), tag_k 0.5 with condition_weight 0.2 put the steered genre in >= 80 % of a playlist while the warm
+    and the cold picture still differ in mood by >= 0.30; gradient steering alone does one or the other (k 0.1:
+    the mood but 30 % genre; k 0.5: 88 % genre but the mood gone). They were NOT chosen on the synthetic worlds,
+    where the constant schedule collapses the seeds (docs/steering.md).
+    """
+
+    tag_k: float = 0.5
+    avoid_k: float = 0.1
+    liked_k: float = 0.05
+    skipped_k: float = 0.05
+    fade: float = 0.5
+    schedule: str = "constant"
+    condition_weight: float = 0.2
+
+    def check(self) -> None:
+        """Raise ValueError naming the first setting out of range."""
+        from prior.guidance import STEER_SCHEDULES
+
+        for name in ("tag_k", "avoid_k", "liked_k", "skipped_k", "condition_weight"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"steering {name} must be a finite number >= 0, got {value!r}")
+        if not (isinstance(self.fade, int | float) and 0 < self.fade <= 1):
+            raise ValueError(f"steering fade must be in (0, 1], got {self.fade!r}")
+        if self.schedule not in STEER_SCHEDULES:
+            raise ValueError(f"unknown steering schedule {self.schedule!r}; choose one of {', '.join(STEER_SCHEDULES)}")
+
+
 def config_to_dict(config: Any) -> dict:
     """A JSON-safe dict (inf becomes the string "inf", which :func:`config_from_dict` reads back)."""
     out = {}

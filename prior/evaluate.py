@@ -12,10 +12,12 @@ One protocol for every method, so numbers are comparable:
 ``batch`` queries, divided by the number of queries: a throughput figure on this machine, not a p50 latency.
 
 Methods: ``regression``; ``regression+steer`` = normalise(prediction + k * steer) (the steering text added to
-the point estimate); ``diffusion``; ``diffusion+steer`` (Diff4Steer's gradient steering with the pair's steering
-text, ``steer_schedule`` constant | sigma2 | snr; or, with the pseudo-schedule ``additive``, the baseline's own
-form applied to every seed: normalise(seed + k * steer), so both methods can be compared under one steering form)
-text); ``oracle`` (exact posterior samples, synthetic world only).
+the point estimate); ``diffusion``; ``diffusion+steer``: the pair's steering text as the one wanted tag of the
+steering model the API uses (:func:`prior.steering.steering_plan` with the checkpoint's steering defaults:
+gradient steering with its schedule, and when its ``condition_weight`` > 0 retrieval by each
+tag-steered seed plus the condition's direction), or, with the
+pseudo-schedule ``additive``, the baseline's own form applied to every seed: normalise(seed + k * steer);
+``oracle`` (exact posterior samples, synthetic world only).
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
+from prior.config import SteeringConfig, config_to_dict
 from prior.data.npz import Catalog, DataError, Pairs, l2_normalise, load_catalog, load_pairs
 from prior.metrics import estimate, fmd, hits_at_k, miscs, paired_difference, random_other_indices, triplet_accuracy
 from prior.plots import pyplot, save
 from prior.retrieval import per_seed_top_k, reciprocal_rank_fusion, round_robin_merge
+from prior.steering import NULL_GUIDANCE, SteeringPlan, SteeringState, retrieval_vectors, steering_plan
 
 RETRIEVE_K = 100
 ADDITIVE = "additive"  # pseudo steering schedule: post-hoc normalise(seed + k * steer) instead of the gradient
@@ -85,13 +89,18 @@ def merged_lists(seeds: np.ndarray, catalog_music: np.ndarray, merge: str = "rou
 
 
 def score_seeds(
-    seeds: np.ndarray, data: EvalData, ms_per_query: float, merge: str = "round_robin", keep_hits: bool = False
+    seeds: np.ndarray, data: EvalData, ms_per_query: float, merge: str = "round_robin", keep_hits: bool = False,
+    queries: np.ndarray | None = None,
 ) -> dict:
-    """All metrics of one method's seeds ``[Q, S, D]`` (or ``[Q, D]``) on ``data``, as a flat JSON-ready dict."""
+    """All metrics of one method's seeds ``[Q, S, D]`` (or ``[Q, D]``) on ``data``, as a flat JSON-ready dict.
+
+    ``queries`` ``[Q, S, D]``: retrieve by these (the steering model's retrieval vectors,
+    :func:`retrieval_queries`) instead of by the seeds; MISCS and FMD stay the seeds'."""
     seeds = np.asarray(seeds, dtype=np.float32)
     if seeds.ndim == 2:
         seeds = seeds[:, None, :]
-    merged = merged_lists(seeds, data.catalog.music, merge)
+    retrieve_by = seeds if queries is None else np.asarray(queries, dtype=np.float32)
+    merged = merged_lists(retrieve_by, data.catalog.music, merge)
     true = data.true_index.tolist()
     out: dict = {"n": len(true), "seeds": int(seeds.shape[1])}
     for k in (10, 100):
@@ -135,52 +144,108 @@ def regression_seeds(model, data: EvalData, steer_k: float = 0.0, batch: int = 2
 
 @dataclass(frozen=True)
 class SamplingChoice:
-    """How the diffusion prior is sampled for an evaluation (None = the checkpoint's default)."""
+    """How the diffusion prior is sampled and steered for an evaluation (None = the checkpoint's default).
+
+    Steering goes through :func:`prior.steering.steering_plan`, the function the API calls, with the checkpoint's
+    :class:`~prior.config.SteeringConfig` (``prior.steering``); ``steer_k`` (the tag budget; 0: unsteered),
+    ``steer_schedule`` and ``condition_weight`` override its fields. The pseudo-schedule ``additive`` is the baseline
+    form normalise(seed + k * steer) instead, for comparison.
+    """
 
     n_seeds: int = 16
     sampler: str | None = None
     nfe: int | None = None
     guidance: float | None = None
-    steer_k: float = 0.0
+    steer_k: float | None = 0.0
     steer_schedule: str | None = None
+    condition_weight: float | None = None
     seed: int = 0
+
+    @property
+    def steered(self) -> bool:
+        return self.steer_k is None or self.steer_k != 0
+
+    def steering(self, prior) -> SteeringConfig:
+        """The steering model's settings for this run: the checkpoint's, with this choice's overrides."""
+        config = getattr(prior, "steering", None) or SteeringConfig()
+        overrides: dict = {}
+        if self.steer_k is not None:
+            overrides["tag_k"] = float(self.steer_k)
+        if self.steer_schedule is not None and self.steer_schedule != ADDITIVE:
+            overrides["schedule"] = self.steer_schedule
+        if self.condition_weight is not None:
+            overrides["condition_weight"] = float(self.condition_weight)
+        return replace(config, **overrides)
 
     def describe(self, prior) -> dict:
         d = prior.defaults
+        steering = self.steering(prior)
         return {
             "sampler": self.sampler or d.sampler,
             "nfe": self.nfe
             if self.nfe is not None
             else (None if (self.sampler or d.sampler) == "reference" else d.nfe),
             "guidance": d.guidance if self.guidance is None else self.guidance,
-            "steer_k": self.steer_k,
-            "steer_schedule": self.steer_schedule or d.steer_schedule,
+            "steer_k": steering.tag_k if self.steered else 0.0,
+            "steer_schedule": ADDITIVE if self.steer_schedule == ADDITIVE else steering.schedule,
+            "steering": config_to_dict(steering),
         }
+
+
+def query_plans(data: EvalData, rows: slice, config: SteeringConfig) -> list[SteeringPlan]:
+    """The steering model's plan for each query of ``rows``: its steering text as the one wanted tag."""
+    return [steering_plan(SteeringState(tags=data.pairs.steer[i : i + 1]), config)
+            for i in range(rows.start, rows.stop)]
+
+
+def stacked_pairs(plans: list[SteeringPlan]) -> list[tuple[np.ndarray, float]]:
+    """The plans' sampler pairs as batch pairs ``([B, Dm], k)``: every plan must have the same ks in order."""
+    ks = [tuple(k for _, k in p.pairs) for p in plans]
+    if any(k != ks[0] for k in ks):
+        raise ValueError("queries of one batch must steer with the same number of entries")
+    return [(np.stack([p.pairs[j][0] for p in plans]), k) for j, k in enumerate(ks[0])]
 
 
 def diffusion_seeds(prior, data: EvalData, choice: SamplingChoice, batch: int = 64) -> tuple[np.ndarray, float]:
     """Seeds from a :class:`prior.service.PriorSampler` for every query, ``[Q, S, D]``, and ms per query."""
     cond, steer = data.pairs.cond, data.pairs.steer
-    if choice.steer_k and steer is None:
+    if choice.steered and steer is None:
         raise DataError("steering asked for, but the pairs carry no 'steer' vectors")
+    config = choice.steering(prior)
     if choice.steer_schedule == ADDITIVE:
         seeds, ms = diffusion_seeds(prior, data, replace(choice, steer_k=0.0, steer_schedule=None), batch)
-        return additive_steer(seeds, steer, choice.steer_k), ms
+        return additive_steer(seeds, steer, config.tag_k), ms
 
     def produce(rows: slice) -> np.ndarray:
-        steer_terms = [(steer[rows], choice.steer_k)] if choice.steer_k else []
+        pairs = stacked_pairs(query_plans(data, rows, config)) if choice.steered else []
         return prior.sample(
             cond[rows],
             n_seeds=choice.n_seeds,
             guidance=choice.guidance,
-            steer=steer_terms,
+            steer=pairs,
             sampler=choice.sampler,
             nfe=choice.nfe,
             seed=choice.seed + rows.start,
-            steer_schedule=choice.steer_schedule,
+            steer_schedule=config.schedule,
         )
 
     return timed_batches(produce, len(cond), batch)
+
+
+def retrieval_queries(prior, data: EvalData, choice: SamplingChoice, seeds: np.ndarray,
+                      batch: int = 64) -> tuple[np.ndarray | None, float]:
+    """Each query's retrieval vectors ``[Q, S, D]`` (:func:`prior.steering.retrieval_vectors`) when this choice's
+    steering adds the condition direction (``condition_weight`` > 0), else None: the seeds; and the ms per query that
+    drawing the null seeds took (same sampling seeds and steering, CFG weight
+    :data:`prior.steering.NULL_GUIDANCE`, as the service draws them)."""
+    if not choice.steered or choice.steer_schedule == ADDITIVE:
+        return None, 0.0
+    config = choice.steering(prior)
+    if not config.condition_weight:
+        return None, 0.0
+    plans = query_plans(data, slice(0, len(data.true_index)), config)
+    null_seeds, ms = diffusion_seeds(prior, data, replace(choice, guidance=NULL_GUIDANCE), batch)
+    return np.stack([retrieval_vectors(plan, s, n) for plan, s, n in zip(plans, seeds, null_seeds, strict=True)]), ms
 
 
 def additive_steer(seeds: np.ndarray, steer: np.ndarray | None, k: float) -> np.ndarray:
@@ -226,20 +291,22 @@ def evaluate_all(
         result["note"] = "TEXT PROXY: the music space is text embeddings of track descriptions, not audio"
     hits: dict[str, np.ndarray] = {}
 
-    def record(method: str, seeds: np.ndarray, ms: float) -> None:
-        result[method] = score_seeds(seeds, data, ms, merge, keep_hits=True)
+    def record(method: str, seeds: np.ndarray, ms: float, queries: np.ndarray | None = None) -> None:
+        result[method] = score_seeds(seeds, data, ms, merge, keep_hits=True, queries=queries)
         hits[method] = result[method].pop("_hits@100")
 
     record("regression", *regression_seeds(baseline, data))
-    unsteered = SamplingChoice(**{**choice.__dict__, "steer_k": 0.0})
+    unsteered = replace(choice, steer_k=0.0)
     seeds, ms = diffusion_seeds(prior, data, unsteered, batch)
     record("diffusion", seeds, ms)
     other_merge = "rrf" if merge == "round_robin" else "round_robin"
     result[f"diffusion/{other_merge}"] = score_seeds(seeds, data, ms, other_merge)  # same seeds, other merge
     if data.pairs.steer is not None:
         record("regression+steer", *regression_seeds(baseline, data, steer_k=regression_steer_k))
-        if choice.steer_k:
-            record("diffusion+steer", *diffusion_seeds(prior, data, choice, batch))
+        if choice.steered:
+            seeds, ms = diffusion_seeds(prior, data, choice, batch)
+            queries, null_ms = retrieval_queries(prior, data, choice, seeds, batch)
+            record("diffusion+steer", seeds, ms + null_ms, queries)
     if world is not None:
         record("oracle", *oracle_seeds(world, data, choice.n_seeds, choice.seed))
     result["comparisons"] = compare(hits)

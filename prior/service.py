@@ -25,7 +25,7 @@ import torch
 
 from prior.baseline import RegressionNetwork
 from prior.checkpoint import Checkpoint, load_checkpoint
-from prior.config import SamplingConfig
+from prior.config import SamplingConfig, SteeringConfig
 from prior.cuda_graphs import GraphedPass
 from prior.guidance import STEER_SCHEDULES, guided_denoiser
 from prior.precond import EDMDenoiser
@@ -162,6 +162,7 @@ class PriorSampler(_LoadedModel):
         self.cond_space: EmbeddingSpace = checkpoint.cond_space
         self.music_space: EmbeddingSpace = checkpoint.music_space
         self.defaults: SamplingConfig = checkpoint.sampling_config()
+        self.steering: SteeringConfig = checkpoint.steering_config()  # prior.steering's defaults for this prior
         self.denoiser = _freeze(checkpoint.load_into(EDMDenoiser(checkpoint.network)), self.device)
         self.denoiser.net.trunk_to(trunk_dtype(dtype, self.device))
         self.graphs = GraphedPass() if cuda_graphs and self.device.type == "cuda" else None

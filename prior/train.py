@@ -23,7 +23,7 @@ from torch import nn
 from tqdm import tqdm
 
 from prior.checkpoint import TRAINING_STATE_FILE, save_checkpoint
-from prior.config import NetworkConfig, TrainConfig, config_from_dict, config_to_dict
+from prior.config import NetworkConfig, SteeringConfig, TrainConfig, config_from_dict, config_to_dict
 from prior.data.npz import Pairs
 from prior.loss import edm_loss
 from prior.precond import EDMDenoiser
@@ -84,14 +84,19 @@ def train_prior(
     device: str | None = None,
     save_every: int = 500,
     stop_at: int | None = None,
+    steering: SteeringConfig | None = None,
 ) -> dict:
     """Train the prior on ``pairs`` and write a checkpoint (EMA weights) to ``out_dir``; returns its metrics.
+
+    The checkpoint also records the steering defaults (``steering``, else :class:`SteeringConfig`'s), so what is
+    evaluated with it is what is served with it (:mod:`prior.steering`).
 
     ``network`` defaults to :class:`NetworkConfig` at the data's dimensions. With ``resume``, training continues
     from ``out_dir/training_state.pt`` up to ``train.steps`` total steps (``train`` applies from there on, so a
     larger ``steps`` extends a run; a different network config or data file is refused).
     """
     train = train or TrainConfig()
+    steering = config_to_dict(steering or SteeringConfig())
     network = network or NetworkConfig(cond_dim=pairs.cond.shape[1], music_dim=pairs.music.shape[1])
     if (network.cond_dim, network.music_dim) != (pairs.cond.shape[1], pairs.music.shape[1]):
         raise TrainingError(
@@ -144,6 +149,7 @@ def train_prior(
         save_checkpoint(
             out_dir, kind="diffusion", model=ema, network=network, cond_space=pairs.cond_space,
             music_space=pairs.music_space, data_fingerprint=pairs.fingerprint, train=train, metrics=metrics,
+            steering=steering,
         )
         torch.save(
             {

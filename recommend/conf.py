@@ -35,11 +35,18 @@ DEFAULTS: dict[str, Any] = {
     # (catalog/vector_index.py) finds as many of the exact per-seed neighbours as 20 did on the m = 16 one, with
     # the same playlists (bench/playlist_quality.py), at ~40 % less Postgres CPU.
     "RECOMMEND_EF_SEARCH": 32,
-    # Steering strengths k (Diff4Steer eq. 4): per tag, per avoided tag, liked / skipped centroid.
-    "RECOMMEND_STEER_TAG_K": 0.1,
-    "RECOMMEND_STEER_AVOID_K": 0.1,
-    "RECOMMEND_STEER_LIKED_K": 0.05,
-    "RECOMMEND_STEER_SKIPPED_K": 0.05,
+    # Steering (prior.steering, one model for evaluation and serving). None = the served checkpoint's "steering"
+    # block, which `python -m prior train` writes; a value here overrides it. Budgets k (Diff4Steer eq. 4) are
+    # shared by all tags / avoided tags / liked / skipped tracks of a session; FADE: weight of each older entry
+    # relative to the next newer; SCHEDULE: constant | sigma2 | snr; CONDITION_WEIGHT: with a wanted tag, each seed
+    # retrieves by itself + this x the picture's direction (0: by the seeds alone).
+    "RECOMMEND_STEER_TAG_K": None,
+    "RECOMMEND_STEER_AVOID_K": None,
+    "RECOMMEND_STEER_LIKED_K": None,
+    "RECOMMEND_STEER_SKIPPED_K": None,
+    "RECOMMEND_STEER_FADE": None,
+    "RECOMMEND_STEER_SCHEDULE": None,
+    "RECOMMEND_STEER_CONDITION_WEIGHT": None,
     # Sampling seed of every playlist; None draws a fresh one per playlist (stored in its params either way).
     "RECOMMEND_RNG_SEED": None,
     # Playlist versions one session may have; a steer beyond it is a 409 `session_full` (start a new session). Each
@@ -51,7 +58,27 @@ DEFAULTS: dict[str, Any] = {
 
 
 # Settings whose default is None take a value of this type from the environment.
-TYPES: dict[str, type] = {"RECOMMEND_RNG_SEED": int}
+TYPES: dict[str, type] = {
+    "RECOMMEND_RNG_SEED": int,
+    "RECOMMEND_STEER_TAG_K": float,
+    "RECOMMEND_STEER_AVOID_K": float,
+    "RECOMMEND_STEER_LIKED_K": float,
+    "RECOMMEND_STEER_SKIPPED_K": float,
+    "RECOMMEND_STEER_FADE": float,
+    "RECOMMEND_STEER_SCHEDULE": str,
+    "RECOMMEND_STEER_CONDITION_WEIGHT": float,
+}
+
+# The steering settings and the SteeringConfig field each overrides.
+STEERING_SETTINGS: dict[str, str] = {
+    "RECOMMEND_STEER_TAG_K": "tag_k",
+    "RECOMMEND_STEER_AVOID_K": "avoid_k",
+    "RECOMMEND_STEER_LIKED_K": "liked_k",
+    "RECOMMEND_STEER_SKIPPED_K": "skipped_k",
+    "RECOMMEND_STEER_FADE": "fade",
+    "RECOMMEND_STEER_SCHEDULE": "schedule",
+    "RECOMMEND_STEER_CONDITION_WEIGHT": "condition_weight",
+}
 
 
 def get(name: str) -> Any:
@@ -66,6 +93,21 @@ def from_environment(name: str) -> Any:
 
 
 def check_environment() -> None:
-    """Parse every setting's environment value now: raises ImproperlyConfigured naming the first bad one."""
+    """Parse every setting's environment value now: raises ImproperlyConfigured naming the first bad one.
+
+    Steering values are also range-checked (a negative k, an unknown schedule), so a bad one stops the boot rather
+    than turning every steer into an error."""
+    from dataclasses import replace
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    from prior.config import SteeringConfig
+
     for name in DEFAULTS:
-        from_environment(name)
+        value = from_environment(name)
+        field = STEERING_SETTINGS.get(name)
+        if field is not None and value is not None:
+            try:
+                replace(SteeringConfig(), **{field: value}).check()
+            except ValueError as exc:
+                raise ImproperlyConfigured(f"{name}={value!r}: {exc}") from None

@@ -15,6 +15,7 @@ from functools import lru_cache
 import numpy as np
 from django.conf import settings
 
+from prior.config import SteeringConfig
 from prior.spaces import EmbeddingSpace
 from worker import runtime, tasks
 
@@ -51,10 +52,19 @@ def encode_tags(tags: Sequence[str]) -> np.ndarray:
 
 
 def sample_seeds(
-    cond: np.ndarray, n_seeds: int, guidance: float | None, steer: Steer = (), seed: int | None = None
+    cond: np.ndarray, n_seeds: int, guidance: float | None, steer: Steer = (), seed: int | None = None,
+    steer_schedule: str | None = None,
 ) -> np.ndarray:
-    """``n_seeds`` seed embeddings ``[S, Dm]`` for ``cond``, steered by ``(vector, k)`` pairs; reproducible by seed."""
-    return tasks.sample_seeds(cond, n_seeds=n_seeds, guidance=guidance, steer=list(steer), seed=seed)
+    """``n_seeds`` seed embeddings ``[S, Dm]`` for ``cond``, steered by ``(vector, k)`` pairs; reproducible by seed.
+
+    ``steer_schedule``: how k scales with the noise level (the steering plan's, :mod:`prior.steering`)."""
+    return tasks.sample_seeds(cond, n_seeds=n_seeds, guidance=guidance, steer=list(steer), seed=seed,
+                              steer_schedule=steer_schedule)
+
+
+def steering_defaults() -> SteeringConfig:
+    """The served prior's steering defaults (its checkpoint's "steering" block), read without loading weights."""
+    return runtime.steering_defaults()
 
 
 def sampling_ahead() -> AbstractContextManager:

@@ -111,3 +111,4 @@ def playlist_candidates(
         if k >= k_max or pool_is_complete(per_seed_ids, found.artists, k, pool, size, max_per_artist):
             return found, k
         k = min(2 * k, k_max)
+

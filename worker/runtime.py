@@ -190,6 +190,24 @@ def prior_spaces():
     return _once("spaces", read)
 
 
+def steering_defaults():
+    """The configured prior's :class:`~prior.config.SteeringConfig` (its checkpoint's "steering" block over the
+    code defaults), from config.json alone: the web side plans the steering, the sampler (maybe a Celery worker)
+    only runs it."""
+    def read():
+        from prior.checkpoint import CheckpointError, read_config
+        from prior.config import SteeringConfig, config_from_dict, config_to_dict
+
+        path = Path(settings.PRIOR_CHECKPOINT)
+        try:
+            block = read_config(path).get("steering") or {}
+        except CheckpointError as exc:
+            raise PriorNotReady(f"cannot read the prior at {path}: {exc}") from None
+        return config_from_dict(SteeringConfig, {**config_to_dict(SteeringConfig()), **block})
+
+    return _once("steering", read)
+
+
 def _read_spaces():
     from prior.checkpoint import CheckpointError, read_config
     from prior.spaces import EmbeddingSpace, SpaceMismatchError

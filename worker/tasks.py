@@ -30,10 +30,12 @@ Steer = Sequence[tuple[np.ndarray, float]]
 
 
 def _sample_local(
-    cond: np.ndarray, n_seeds: int, guidance: float | None, steer: Steer, seed: int | None
+    cond: np.ndarray, n_seeds: int, guidance: float | None, steer: Steer, seed: int | None,
+    steer_schedule: str | None = None,
 ) -> np.ndarray:
     """In this process, through its batcher: concurrent requests of a threaded server share network passes."""
-    return runtime.get_batcher().sample(cond, n_seeds=n_seeds, guidance=guidance, steer=list(steer), seed=seed)
+    return runtime.get_batcher().sample(cond, n_seeds=n_seeds, guidance=guidance, steer=list(steer), seed=seed,
+                                        steer_schedule=steer_schedule)
 
 
 @app.task(name="worker.sample_seeds", ignore_result=False)
@@ -43,6 +45,7 @@ def sample_seeds_task(
     guidance: float | None = None,
     steer: list[list] | None = None,
     seed: int | None = None,
+    steer_schedule: str | None = None,
 ) -> list[list[float]]:
     """Seeds for one query as JSON-safe lists: ``[n_seeds][Dm]`` floats, L2-normalised.
 
@@ -58,7 +61,7 @@ def sample_seeds_task(
         if not isinstance(item, list | tuple) or len(item) != 2:
             raise ValueError(f"steer[{i}] must be a [vector, k] pair")
         pairs.append((np.asarray(item[0], dtype=np.float32), float(item[1])))
-    seeds = _sample_local(np.asarray(cond, dtype=np.float32), int(n_seeds), guidance, pairs, seed)
+    seeds = _sample_local(np.asarray(cond, dtype=np.float32), int(n_seeds), guidance, pairs, seed, steer_schedule)
     return seeds.tolist()
 
 
@@ -84,6 +87,7 @@ def sample_seeds(
     guidance: float | None = None,
     steer: Steer = (),
     seed: int | None = None,
+    steer_schedule: str | None = None,
 ) -> np.ndarray:
     """``n_seeds`` seed embeddings ``[n_seeds, Dm]`` (float32, L2-normalised) for the query ``cond [Dc]``.
 
@@ -92,12 +96,13 @@ def sample_seeds(
     when no worker answers within ``CELERY_TASK_TIME_LIMIT`` seconds.
     """
     if not uses_broker():
-        return _sample_local(cond, n_seeds, guidance, steer, seed)
+        return _sample_local(cond, n_seeds, guidance, steer, seed, steer_schedule)
 
     cond_list = np.asarray(cond, dtype=np.float32).tolist()
     steer_list = [[np.asarray(vec, dtype=np.float32).tolist(), float(k)] for vec, k in steer]
     timeout = float(settings.CELERY_TASK_TIME_LIMIT)
-    kwargs = {"cond": cond_list, "n_seeds": int(n_seeds), "guidance": guidance, "steer": steer_list, "seed": seed}
+    kwargs = {"cond": cond_list, "n_seeds": int(n_seeds), "guidance": guidance, "steer": steer_list, "seed": seed,
+              "steer_schedule": steer_schedule}
     try:
         # retry=False: a dead broker fails now instead of after kombu's publish retries; expires: a request
         # nobody picked up in time is dropped rather than computed for a client that has given up.

@@ -20,7 +20,6 @@ from pathlib import Path
 
 from prior.cli import CliError
 
-DEFAULT_STEER_K = 0.1
 DEFAULT_REGRESSION_STEER_K = 1.0
 
 
@@ -38,8 +37,11 @@ def _common(parser: argparse.ArgumentParser, baseline_required: bool) -> None:
     parser.add_argument(
         "--steer-schedule",
         default=None,
-        help="constant | sigma2 | snr (gradient steering), or additive (default: checkpoint's)",
+        help="constant | sigma2 | snr (gradient steering), or additive (default: checkpoint's steering)",
     )
+    parser.add_argument("--condition-weight", type=float, default=None,
+                        help="steered retrieval by one query, tag + this x the condition's direction "
+                             "(0: by every seed; default: checkpoint's steering)")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N queries")
     parser.add_argument("--batch", type=int, default=64, help="queries per sampling batch")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (results are reproducible)")
@@ -54,7 +56,8 @@ def register(subparsers) -> None:
         "evaluate", help="evaluate prior vs regression baseline", description=__doc__.split("\n")[0]
     )
     _common(ev, baseline_required=True)
-    ev.add_argument("--steer", type=float, default=DEFAULT_STEER_K, help="steering k for diffusion+steer (0: skip)")
+    ev.add_argument("--steer", type=float, default=None,
+                    help="tag budget k of diffusion+steer (default: the checkpoint's steering; 0: skip)")
     ev.add_argument(
         "--regression-steer",
         type=float,
@@ -108,6 +111,7 @@ def _choice(args: argparse.Namespace, steer_k: float = 0.0):
         guidance=args.guidance,
         steer_k=steer_k,
         steer_schedule=args.steer_schedule,
+        condition_weight=args.condition_weight,
         seed=args.seed,
     )
 
@@ -131,6 +135,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         if world.config.music_dim != data.pairs.music.shape[1]:
             raise CliError(f"{args.oracle}: world music dim {world.config.music_dim} does not match the pairs")
     steer_k = args.steer if data.pairs.steer is not None else 0.0
+    if args.condition_weight is not None and not args.condition_weight >= 0:
+        raise CliError("--condition-weight must be >= 0")
     try:
         result = evaluate_all(
             prior,

@@ -20,7 +20,9 @@ from PIL import Image
 
 from catalog.selectors import get_space, tracks_by_id, tracks_matching
 from config.errors import ApiError
+from prior.config import config_to_dict
 from prior.images import ImageInputError, load_image
+from prior.steering import NULL_GUIDANCE, retrieval_vectors
 from recommend import conf, engine
 from recommend.diversify import DiversifyParams
 from recommend.explain import explain_playlist
@@ -28,7 +30,7 @@ from recommend.filters import PlaylistFilters, diversifier_groups, resolve
 from recommend.models import Playlist, PlaylistItem, Session, SteeringEvent, hash_token, new_token
 from recommend.ranking import MERGE_METHODS, RankedItem, rank_playlist
 from recommend.selectors import candidate_features, playlist_candidates
-from recommend.services.steering_vectors import SteeringState, steering_pairs
+from recommend.services.steering_vectors import SteeringState, steering_plan
 from worker.errors import SamplingUnavailable
 
 log = logging.getLogger("recommend.playlists")
@@ -129,10 +131,14 @@ def compute_playlist(
         passing = tracks_matching(pinned, resolved.track)
         pinned = [t for t in pinned if t in passing]
     try:
-        steer = steering_pairs(state, space)
+        plan = steering_plan(state, space)
         timings["encode_tags"] = (time.perf_counter() - t0) * 1000
         t1 = time.perf_counter()
-        seeds = engine.sample_seeds(cond, n_seeds, guidance, steer, seed=rng_seed)
+        seeds = engine.sample_seeds(cond, n_seeds, guidance, plan.pairs, seed=rng_seed, steer_schedule=plan.schedule)
+        if plan.adds_condition:  # the tag in the seeds, the picture's direction added back (prior.steering)
+            null_seeds = engine.sample_seeds(cond, n_seeds, NULL_GUIDANCE, plan.pairs, seed=rng_seed,
+                                             steer_schedule=plan.schedule)
+            seeds = retrieval_vectors(plan, seeds, null_seeds)
     except SamplingUnavailable as exc:
         raise unavailable(exc) from None
     except ValueError as exc:  # the prior refused the input (validated above, so a model/session mismatch)
@@ -186,6 +192,7 @@ def compute_playlist(
         "rng_seed": rng_seed,
         "tags": list(state.tags),
         "avoid": list(state.avoid),
+        "steering": config_to_dict(plan.config),
         "space": space.name,
     }
     if not filters.is_empty:

@@ -1,48 +1,62 @@
-"""A session's steering state as Diff4Steer steering pairs ``(vector in the music space, k)``.
+"""A session's steering state -> the steering plan of the prior's steering model (:mod:`prior.steering`).
 
-- each tag pulls the seeds towards its text embedding (``+RECOMMEND_STEER_TAG_K``);
-- each avoided tag pushes them away (``-RECOMMEND_STEER_AVOID_K``: "less vocals");
-- liked tracks pull towards the centroid of their music vectors, skipped ones push away from theirs.
-
-Centroids rather than one pair per track: ten likes should not steer ten times harder than one.
+The session stores what the user said as text and track ids (tags and avoided tags in the order given, liked and
+skipped tracks in the order rated); here they become vectors in the music space (tags through the text encoder,
+tracks from the catalog) and go through :func:`prior.steering.steering_plan`, the same function the evaluation
+uses. Its settings are the served checkpoint's "steering" block, each overridable by a ``RECOMMEND_STEER_*``
+setting (recommend/conf.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from catalog.models import EmbeddingSpace
 from catalog.selectors import vectors_for
+from prior import steering
+from prior.config import SteeringConfig
 from recommend import conf, engine
 
 
 @dataclass(frozen=True)
 class SteeringState:
+    """What a session has said, oldest first: tags, avoided tags, liked and skipped track ids."""
+
     tags: tuple[str, ...] = ()
     avoid: tuple[str, ...] = ()
     liked: tuple[int, ...] = ()
     skipped: tuple[int, ...] = ()
 
 
-def _centroid(vectors: np.ndarray) -> np.ndarray | None:
-    if len(vectors) == 0:
-        return None
-    mean = vectors.mean(axis=0)
-    norm = float(np.linalg.norm(mean))
-    return None if norm < 1e-8 else (mean / norm).astype(np.float32)
+def steering_config() -> SteeringConfig:
+    """The served checkpoint's steering defaults with every ``RECOMMEND_STEER_*`` setting that is set applied.
+
+    A value out of range (a negative k, an unknown schedule) raises ``ValueError`` naming it.
+    """
+    overrides = {}
+    for name, field_name in conf.STEERING_SETTINGS.items():
+        value = conf.get(name)
+        if value is not None:
+            overrides[field_name] = value
+    config = replace(engine.steering_defaults(), **overrides)
+    config.check()
+    return config
 
 
-def steering_pairs(state: SteeringState, space: EmbeddingSpace | str) -> list[tuple[np.ndarray, float]]:
-    """The ``steer`` argument of the prior's sampler for this state (empty list: no steering)."""
-    pairs: list[tuple[np.ndarray, float]] = []
-    tag_k, avoid_k = float(conf.get("RECOMMEND_STEER_TAG_K")), float(conf.get("RECOMMEND_STEER_AVOID_K"))
-    pairs += [(vec, tag_k) for vec in engine.encode_tags(list(state.tags))]
-    pairs += [(vec, -avoid_k) for vec in engine.encode_tags(list(state.avoid))]
-    liked_k, skipped_k = float(conf.get("RECOMMEND_STEER_LIKED_K")), float(conf.get("RECOMMEND_STEER_SKIPPED_K"))
-    for ids, k in ((state.liked, liked_k), (state.skipped, -skipped_k)):
-        centroid = _centroid(vectors_for(space, list(ids))) if ids else None
-        if centroid is not None and k:
-            pairs.append((centroid, float(k)))
-    return pairs
+def vector_state(state: SteeringState, space: EmbeddingSpace | str) -> steering.SteeringState:
+    """The session's state as music-space vectors, each list in the session's order (oldest first)."""
+
+    def tracks(ids: tuple[int, ...]) -> np.ndarray:
+        return vectors_for(space, list(ids))
+
+    return steering.SteeringState(
+        tags=engine.encode_tags(list(state.tags)), avoid=engine.encode_tags(list(state.avoid)),
+        liked=tracks(state.liked), skipped=tracks(state.skipped),
+    )
+
+
+def steering_plan(state: SteeringState, space: EmbeddingSpace | str) -> steering.SteeringPlan:
+    """What the sampler and the retrieval do for this session (:func:`prior.steering.steering_plan`)."""
+    return steering.steering_plan(vector_state(state, space), steering_config())

@@ -11,6 +11,7 @@ from prior.data.synthetic import World, WorldConfig, write_world
 from prior.evaluate import (
     SamplingChoice,
     additive_steer,
+    diffusion_seeds,
     evaluate_all,
     load_eval_data,
     merged_lists,
@@ -58,7 +59,8 @@ def setup(tmp_path_factory):
 
 def test_evaluate_all_blocks_and_keys(setup):
     world, data, _ = setup
-    result = evaluate_all(OraclePrior(world), MeanBaseline(world), data, SamplingChoice(steer_k=1.0), world=world)
+    choice = SamplingChoice(steer_k=1.0, condition_weight=0.0)  # the stub steers each seed (it has no null branch)
+    result = evaluate_all(OraclePrior(world), MeanBaseline(world), data, choice, world=world)
     for block in ("regression", "diffusion", "regression+steer", "diffusion+steer", "oracle"):
         for key in ("recall@10", "recall@100", "triplet_acc", "miscs", "fmd", "ms_per_query", "recall@100_se", "n"):
             assert key in result[block], (block, key)
@@ -132,3 +134,37 @@ def test_additive_steering_is_the_regression_form_per_seed(setup):
     choice = SamplingChoice(n_seeds=3, steer_k=1.0, steer_schedule="additive")
     result = evaluate_all(OraclePrior(world), MeanBaseline(world), small, choice)
     assert result["settings"]["steer_schedule"] == "additive" and "diffusion+steer" in result
+
+
+class NullAwarePrior(OraclePrior):
+    """The oracle, whose null draw (CFG weight -1) is the oracle's draw moved away from the condition."""
+
+    def sample(self, cond, n_seeds=16, guidance=None, steer=(), sampler=None, nfe=None, seed=None, steer_schedule=None):
+        seeds = super().sample(cond, n_seeds, guidance, steer, sampler, nfe, seed, steer_schedule)
+        return l2_normalise(seeds - 0.5 * self.world_shift) if guidance == -1.0 else seeds
+
+
+def test_steered_retrieval_adds_the_condition_direction(setup):
+    """condition_weight > 0: diffusion+steer retrieves by prior.steering.retrieval_vectors of each query's seeds and
+    their null draw."""
+    from prior.evaluate import retrieval_queries
+    from prior.steering import SteeringState, condition_direction, steering_plan
+
+    world, data, _ = setup
+    small = data.subset(40)
+    prior = NullAwarePrior(world)
+    prior.world_shift = np.ones(small.pairs.music.shape[1], np.float32) / np.sqrt(small.pairs.music.shape[1])
+    choice = SamplingChoice(n_seeds=8, steer_k=0.0, condition_weight=0.3)
+    assert not choice.steered
+    choice = replace(choice, steer_k=0.1)
+    seeds, _ = diffusion_seeds(prior, small, choice)
+    queries, _ = retrieval_queries(prior, small, choice, seeds)
+    null, _ = diffusion_seeds(
+        prior, small, replace(choice, guidance=-1.0))
+    plan = steering_plan(SteeringState(tags=small.pairs.steer[:1]), choice.steering(prior))
+    assert plan.adds_condition and queries.shape == seeds.shape
+    expected = seeds[0] + 0.3 * condition_direction(seeds[0], null[0])
+    np.testing.assert_allclose(queries[0], expected / np.linalg.norm(expected, axis=1, keepdims=True), atol=1e-5)
+    result = evaluate_all(prior, MeanBaseline(world), small, choice)
+    assert result["settings"]["steering"]["condition_weight"] == 0.3
+    assert result["diffusion+steer"]["recall@100"] >= result["regression"]["recall@100"]

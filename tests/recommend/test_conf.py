@@ -46,3 +46,20 @@ def test_malformed_value_names_the_variable(monkeypatch):
         conf.get("RECOMMEND_MAX_PER_ARTIST")
     with pytest.raises(ImproperlyConfigured, match="RECOMMEND_MAX_PER_ARTIST"):
         conf.check_environment()
+
+
+@pytest.mark.parametrize(("name", "raw"), [("RECOMMEND_STEER_TAG_K", "-1"), ("RECOMMEND_STEER_SCHEDULE", "linear"),
+                                           ("RECOMMEND_STEER_FADE", "0")])
+def test_an_out_of_range_steering_value_stops_the_boot(monkeypatch, name, raw):
+    monkeypatch.setenv(name, raw)
+    with pytest.raises(ImproperlyConfigured, match=name):
+        conf.check_environment()
+
+
+def test_steering_values_from_the_environment(monkeypatch):
+    monkeypatch.setenv("RECOMMEND_STEER_CONDITION_WEIGHT", "0.3")
+    monkeypatch.setenv("RECOMMEND_STEER_SCHEDULE", "sigma2")
+    conf.check_environment()
+    assert conf.get("RECOMMEND_STEER_CONDITION_WEIGHT") == 0.3 and conf.get("RECOMMEND_STEER_SCHEDULE") == "sigma2"
+    monkeypatch.delenv("RECOMMEND_STEER_CONDITION_WEIGHT")
+    assert conf.get("RECOMMEND_STEER_CONDITION_WEIGHT") is None, "unset: the checkpoint's value"
