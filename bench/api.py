@@ -6,7 +6,7 @@ Needs the demo artefacts (``make demo`` once): the default prior (``PRIOR_CHECKP
 ``var/models/demo-prior``) and the MusicCaps caption vectors in ``var/demo-pairs/catalog.npz``.
 
 What it does, all in its OWN throwaway embedded Postgres (a temporary data directory, deleted at exit):
-1. catalog: the MusicCaps slice (5,521 real clips, MiniLM caption vectors: a text proxy, DESIGN.md §5) plus
+1. catalog: the MusicCaps slice (5,521 real clips, MiniLM caption vectors: a text proxy, docs/encoders.md) plus
    synthetic tracks up to ``--tracks`` (each a MusicCaps vector plus Gaussian noise, renormalised, so they live
    in the same region of the space as the real ones; 10 tracks per synthetic artist), bulk-loaded through the
    real ingest path, then the HNSW index is built;

@@ -26,7 +26,7 @@ Per setting (mean over queries; ``d_*`` = paired difference to the reference, wi
 bfloat16 against float32 as the reference, plain and steered by a tag, at the serving ``ef_search``
 (``PRIOR_DTYPE``, docs/prior-model.md). The table above runs with ``PRIOR_DTYPE`` as configured (``prior_dtype``).
 
-Prints ONE JSON object on stdout (progress on stderr). Music vectors are a TEXT PROXY (DESIGN.md §5).
+Prints ONE JSON object on stdout (progress on stderr). Music vectors are a TEXT PROXY (docs/encoders.md).
 """
 
 from __future__ import annotations

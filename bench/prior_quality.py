@@ -114,7 +114,7 @@ def tune_and_evaluate(
         log=f"{d.name}_cfg",
     )
     rows = read(d / "cfg_val.json")["rows"]
-    # issue 3 asks for seeds less collapsed than the reference's: only weights with val MISCS <= 0.85 qualify
+    # seeds must be less collapsed than the reference's: only weights with val MISCS <= 0.85 qualify
     guidance = best_by_recall([r for r in rows if r["miscs"] <= MAX_MISCS] or rows, "guidance")
     chosen = {
         "guidance": guidance,

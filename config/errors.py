@@ -1,4 +1,4 @@
-"""One JSON error shape for the whole API: ``{"error": {"code", "message", "details"}}`` (DESIGN.md §7).
+"""One JSON error shape for the whole API: ``{"error": {"code", "message", "details"}}`` (docs/api.md).
 
 Clients branch on ``code``, which is stable; ``message`` is for people; ``details`` says which field failed.
 """

@@ -1,7 +1,7 @@
 """Settings, all from environment variables (see README "Configuration").
 
 With ``DATABASE_URL`` unset the project starts an embedded Postgres with pgvector under ``./var/``
-(DESIGN.md §8), so ``make demo`` and ``make test`` need no database server of their own.
+(docs/operations.md), so ``make demo`` and ``make test`` need no database server of their own.
 """
 
 from __future__ import annotations

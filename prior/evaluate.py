@@ -1,4 +1,4 @@
-"""Honest evaluation of the prior against the deterministic baseline (DESIGN.md §6, issue 3).
+"""Honest evaluation of the prior against the deterministic baseline (docs/prior-eval.md).
 
 One protocol for every method, so numbers are comparable:
 
@@ -314,7 +314,7 @@ def evaluate_all(
 
 
 def compare(hits: dict[str, np.ndarray]) -> dict:
-    """Paired Recall@100 differences (mean, SE, and how many SEs) for the comparisons issue 3 asks about."""
+    """Paired Recall@100 differences (mean, SE, and how many SEs) for the comparisons docs/prior-eval.md reports."""
     out = {}
     for a, b in (("diffusion", "regression"), ("diffusion+steer", "regression+steer"), ("diffusion", "oracle")):
         if a in hits and b in hits:

@@ -1,7 +1,7 @@
-"""Quality metrics of a generative retriever (DESIGN.md §6), pure numpy.
+"""Quality metrics of a generative retriever (docs/prior-eval.md), pure numpy.
 
 Every metric that averages over queries also returns its standard error, so differences can be judged
-against noise (issue 3 asks for "more than two standard errors"). Shapes: ``seeds [Q, S, D]`` (a
+against noise (a difference counts at "more than two standard errors"). Shapes: ``seeds [Q, S, D]`` (a
 deterministic model is ``S = 1``), ``music [Q, D]``; vectors are L2-normalised (inner product = cosine).
 """
 

@@ -5,7 +5,7 @@ per-seed lists are merged into one playlist. The merge is where diversity is kep
 
 - :func:`round_robin_merge` takes rank 1 of every seed, then rank 2 of every seed, ... skipping tracks
   already taken. Every seed (every mode of the posterior) gets a fair share of the top of the list.
-  This is the default: on the synthetic world it beat reciprocal-rank fusion clearly (issue 3 anchors).
+  This is the default: on the synthetic world it beat reciprocal-rank fusion clearly (docs/prior-eval.md).
 - :func:`reciprocal_rank_fusion` scores a track by ``sum_s 1 / (c + rank_s)``; tracks found by many seeds
   win, which favours the dominant mode and so loses diversity.
 

@@ -52,5 +52,5 @@ class EmbeddingSpace:
             )
 
 
-# The offline defaults (DESIGN.md §5). MiniLM text embeddings stand in for music embeddings.
+# The offline defaults (docs/encoders.md). MiniLM text embeddings stand in for music embeddings.
 MINILM = EmbeddingSpace(name="minilm-l6-v2", dim=384, encoder="sentence-transformers/all-MiniLM-L6-v2", proxy=True)

@@ -1,7 +1,7 @@
 """Sweeps over sampling settings: CFG weight, network evaluations per sampler, steering strength and schedule.
 
 Each sweep returns JSON-ready rows (one per setting, with the same metrics as :func:`prior.evaluate.score_seeds`)
-and has a plot. Settings chosen by a sweep must be chosen on a VALIDATION split, never on test (issue 3):
+and has a plot. Settings chosen by a sweep must be chosen on a VALIDATION split, never on test:
 :func:`steer_sweep` returns the best row by Recall@100 (ties: Recall@10) for exactly that use.
 """
 

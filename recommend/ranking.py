@@ -1,6 +1,6 @@
 """From per-seed nearest-neighbour lists to a ranked playlist (pure: arrays in, ranked items out).
 
-Steps (DESIGN.md §2): merge the per-seed lists with :mod:`prior.retrieval` (round-robin by default: every seed,
+Steps (docs/architecture.md): merge the per-seed lists with :mod:`prior.retrieval` (round-robin by default: every seed,
 i.e. every mode of the prior's posterior, gets a fair share; reciprocal-rank fusion favours tracks many seeds
 agree on), keep the first ``pool_factor * size`` merged candidates as the pool, then diversify the pool with MMR
 and the artist rules (:mod:`recommend.diversify`). The merge decides *which* tracks are candidates, MMR decides

@@ -1,4 +1,4 @@
-"""Input and output serializers of the playlist API (DESIGN.md §7). Inputs validate shape and bounds only;
+"""Input and output serializers of the playlist API (docs/api.md). Inputs validate shape and bounds only;
 meaning (embedding dimension, tag normalisation, served tracks) is checked by the services."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""REST endpoints of sessions and playlists (DESIGN.md §7). Thin: validate input, check the token, call a service
+"""REST endpoints of sessions and playlists (docs/api.md). Thin: validate input, check the token, call a service
 or selector, serialise. Sessions are anonymous (no Django auth, so no CSRF); the session token is the credential."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Readers for the real data sets in ``../shared/data/`` (MusicCaps, MTG-Jamendo), read where they lie.
 
 Each reader streams its file and yields :class:`catalog.ingest.records.TrackRecord` rows whose ``text`` is the
-description the offline text-proxy encoder embeds (DESIGN.md §5), or :class:`RowError` for rows it cannot use.
+description the offline text-proxy encoder embeds (docs/encoders.md), or :class:`RowError` for rows it cannot use.
 The data directory is ``settings.BASE_DIR.parent / "shared" / "data"``, or ``$SHARED_DATA_DIR`` if set.
 """
 

@@ -2,7 +2,7 @@
 
 The readers give each track a description (MusicCaps caption, Jamendo tags as a sentence); the text encoder embeds
 them in batches; the generic ingest service stores them (upsert, all-or-nothing, index after a first bulk load).
-Numbers computed from this space are text-proxy numbers (DESIGN.md §5).
+Numbers computed from this space are text-proxy numbers (docs/encoders.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``make-synthetic`` and ``make-musiccaps``: write paired data in the NPZ contract (DESIGN.md §6)."""
+"""``make-synthetic`` and ``make-musiccaps``: write paired data in the NPZ contract (:mod:`prior.data.npz`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``python -m prior evaluate`` and ``python -m prior sweep {cfg,nfe,steer}`` (DESIGN.md §6, issue 3).
+"""``python -m prior evaluate`` and ``python -m prior sweep {cfg,nfe,steer}`` (docs/prior-eval.md).
 
     python -m prior evaluate --checkpoint DIR --baseline DIR --pairs test.npz --catalog catalog.npz --json OUT.json
         [--seeds 16 --nfe N --sampler NAME --guidance W --steer K --steer-schedule S --regression-steer K

@@ -1,1 +1,1 @@
-"""Paired data for the prior: the NPZ file contract (DESIGN.md §6) and the data sets that produce it."""
+"""Paired data for the prior: the NPZ file contract (:mod:`prior.data.npz`) and the data sets that produce it."""

@@ -1,4 +1,4 @@
-"""The MusicCaps TEXT PROXY: paired data from captions and aspect lists, no audio (DESIGN.md §5).
+"""The MusicCaps TEXT PROXY: paired data from captions and aspect lists, no audio (docs/encoders.md).
 
 - music = MiniLM(caption): the offline text encoder stands in for a music encoder, so every number measured on
   these files is a text-proxy number and must be labelled so.

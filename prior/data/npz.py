@@ -1,4 +1,4 @@
-"""The NPZ file contract (DESIGN.md §6), validated on read so a bad file fails with a clear message.
+"""The NPZ file contract, validated on read so a bad file fails with a clear message.
 
 - ``train.npz``: ``cond [N,Dc]``, ``music [N,Dm]``, optional ``steer [N,Dm]``
 - ``catalog.npz``: ``ids [M]`` (strings), ``music [M,Dm]``

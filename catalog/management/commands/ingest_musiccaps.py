@@ -1,6 +1,6 @@
 """``manage.py ingest_musiccaps [--limit N] [--split train|test]``: MusicCaps clips into the offline space.
 
-Vectors are MiniLM embeddings of the captions (a text proxy for music, DESIGN.md §5), in space ``minilm-l6-v2``.
+Vectors are MiniLM embeddings of the captions (a text proxy for music, docs/encoders.md), in space ``minilm-l6-v2``.
 """
 
 from __future__ import annotations
@@ -26,4 +26,4 @@ class Command(BaseCommand):
             run_ingest(self, lambda: ingest_musiccaps(
                 limit=opts["limit"], split=opts["split"], skip_invalid=opts["skip_invalid"], progress=progress,
             ), progress)
-        self.stdout.write("Vectors are MiniLM embeddings of the captions: a text proxy, not audio (DESIGN.md §5).")
+        self.stdout.write("Vectors are MiniLM embeddings of the captions: a text proxy, not audio (docs/encoders.md).")

@@ -4,7 +4,7 @@ Each step is skipped when its output already exists, so the first run builds (a 
 every later run only checks and serves (seconds):
 
 1. migrate the database (the embedded Postgres under ``./var/`` unless ``DATABASE_URL`` is set);
-2. ingest the MusicCaps catalog with MiniLM caption vectors (the offline text proxy, DESIGN.md §5) when the
+2. ingest the MusicCaps catalog with MiniLM caption vectors (the offline text proxy, docs/encoders.md) when the
    catalog space is empty;
 3. build the SYNTHETIC image–music pairs (:mod:`prior.encoders.demo_pairs`) and train the demo prior into
    ``PRIOR_CHECKPOINT`` (default ``./var/models/demo-prior``) when no finished checkpoint is there; an interrupted
@@ -43,7 +43,7 @@ class Command(BaseCommand):
     help = "Set up the offline demo on first run (database, MusicCaps catalog, demo prior) and serve the API."
 
     def add_arguments(self, parser):
-        # HOST / PORT from the environment, as `make demo` passes them (DESIGN.md §8); the flags win.
+        # HOST / PORT from the environment, as `make demo` passes them (docs/operations.md); the flags win.
         parser.add_argument("--host", default=os.environ.get("HOST", "").strip() or "127.0.0.1",
                             help="address to listen on (default $HOST, else 127.0.0.1)")
         parser.add_argument("--port", type=int, default=env_value("PORT", 8000),
