@@ -1,4 +1,4 @@
-"""``python -m prior``: train, evaluate and make data for the prior on files alone (docs/prior-model.md, docs/prior-eval.md).
+"""``python -m prior``: train, evaluate and make data for the prior on files alone (docs/prior-model.md).
 
 Each sub-command lives in its own module under :mod:`prior.cli` and exposes ``register(subparsers)``,
 which adds its parser and sets ``func``. Bad input ends with a one-line message and exit status 2,

@@ -215,7 +215,7 @@ def build_demo_pairs(
     text_encoder=None,
     progress: Callable[[str], None] | None = None,
 ) -> DemoPairsSummary:
-    """Write ``train.npz``, ``test.npz``, ``catalog.npz`` (the NPZ contract of :mod:`prior.data.npz`) and ``demo_pairs.json`` to ``out_dir``.
+    """Write ``train.npz``, ``test.npz``, ``catalog.npz`` and ``demo_pairs.json`` to ``out_dir``.
 
     ``cond`` lives in the palette space, ``music``/``steer`` in the MiniLM text-proxy space; both are recorded in
     the files. Deterministic for a given ``seed``. ``progress`` receives one line per stage (the CLI prints it).

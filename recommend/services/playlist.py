@@ -1,4 +1,4 @@
-"""Playlists from an image: encode -> sample seeds -> ANN per seed -> merge -> diversify -> store (docs/architecture.md).
+"""Playlists from an image: encode, sample seeds, ANN per seed, merge, diversify, store (see docs/architecture.md).
 
 :func:`compute_playlist` is the shared pipeline (also used by re-steering); :func:`playlist_from_image` starts a
 session with it. All the slow work (encoding, sampling, ANN) happens before the write transaction, so a failure
