@@ -26,7 +26,7 @@ session uses its own sampling seed (``RECOMMEND_RNG_SEED``), the same across con
 them (choose on one offset, report on another). ``--configs``: ``served`` (the checkpoint's steering defaults,
 what ``make demo`` serves), ``kX`` (gradient steering only, tag budget X), ``cwW_kX`` (the same, and every seed
 retrieves by itself plus W times the picture's direction, :func:`prior.steering.retrieval_vectors`; ``cwW`` alone
-keeps the served k). Prints ONE JSON object on stdout.
+keeps the served k); a suffix ``_constant`` / ``_sigma2`` / ``_snr`` sets the schedule. Prints ONE JSON object.
 """
 
 from __future__ import annotations
@@ -84,13 +84,15 @@ def parse_config(name: str) -> dict:
     weight 0.2 (with tag budget 0.5; without it the served one)."""
     if name == "served":
         return {}
-    match = re.fullmatch(r"(?:cw([0-9.]+))?_?(?:k([0-9.]+))?", name)
-    if not match or not any(match.groups()):
-        raise ValueError(f"unknown configuration {name!r}: use served, kX, cwW or cwW_kX")
-    weight, k = match.groups()
+    match = re.fullmatch(r"(?:cw([0-9.]+))?_?(?:k([0-9.]+))?(?:_(constant|sigma2|snr))?", name)
+    if not match or not any(match.groups()[:2]):
+        raise ValueError(f"unknown configuration {name!r}: use served, kX, cwW or cwW_kX, optionally _SCHEDULE")
+    weight, k, schedule = match.groups()
     out = {"RECOMMEND_STEER_CONDITION_WEIGHT": float(weight or 0)}
     if k is not None:
         out["RECOMMEND_STEER_TAG_K"] = float(k)
+    if schedule is not None:
+        out["RECOMMEND_STEER_SCHEDULE"] = schedule
     return out
 
 

@@ -108,19 +108,20 @@ class SteeringConfig:
     seeds) and the condition both stay in force (:func:`prior.steering.retrieval_vectors`); 0: by the seeds alone.
 
     Why these defaults: through the API on the demo (bench/steer_api.py, chosen on sampling-seed offset 0, README
-    "Steering"), tag_k 0.5 with condition_weight 0.2 put the steered genre in >= 80 % of a playlist while the warm
-    and the cold picture still differ in mood by >= 0.30; gradient steering alone does one or the other (k 0.1:
-    the mood but 30 % genre; k 0.5: 88 % genre but the mood gone). They were NOT chosen on the synthetic worlds,
-    where the constant schedule collapses the seeds (docs/steering.md).
+    "Steering"), tag_k 1.0 with condition_weight 0.35 put the steered genre in >= 80 % of a playlist while the warm
+    and the cold picture still differ in mood by >= 0.30, with the largest margin over both of the settings tried;
+    gradient steering alone does one or the other (k 0.1: the mood but 30 % genre; k 0.5: 88 % genre, mood gone).
+    They were NOT chosen on the synthetic worlds, where the constant schedule collapses the seeds
+    (docs/steering.md).
     """
 
-    tag_k: float = 0.5
+    tag_k: float = 1.0
     avoid_k: float = 0.1
     liked_k: float = 0.05
     skipped_k: float = 0.05
     fade: float = 0.5
     schedule: str = "constant"
-    condition_weight: float = 0.2
+    condition_weight: float = 0.35
 
     def check(self) -> None:
         """Raise ValueError naming the first setting out of range."""

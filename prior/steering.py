@@ -9,10 +9,10 @@ space and each list oldest first. :func:`steering_plan` turns it into a :class:`
 - ``condition_weight``: when > 0 and a tag is wanted, each seed retrieves by itself plus that much of the
   condition's direction (:func:`retrieval_vectors`).
 
-Why one function: the evaluation (``python -m prior evaluate``), the CLI and the API (recommend/services/steering.py)
-must steer the same way, or the number measured is not the product served. Its defaults are a
-:class:`~prior.config.SteeringConfig`, written into a checkpoint's ``config.json`` by ``python -m prior train``;
-the web app's settings can override them.
+Why one function: the evaluation (``python -m prior evaluate``), the CLI and the API
+(recommend/services/steering_vectors.py) must steer the same way, or the number measured is not the product
+served. Its defaults are a :class:`~prior.config.SteeringConfig`, written into a checkpoint's ``config.json`` by
+``python -m prior train``; the web app's settings can override them.
 
 The budget does not grow with the number of tags: the wanted tags share ``tag_k`` (weights normalised to sum 1),
 and so do the avoided ones (``avoid_k``), the liked tracks (``liked_k``) and the skipped ones (``skipped_k``).
