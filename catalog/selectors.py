@@ -12,11 +12,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from django.db import connection
+from django.db import connections
 
 from catalog.filters import TrackFilter
 from catalog.models import EmbeddingSpace, Track, TrackEmbedding
 from catalog.vector_index import index_expr, register_vector_type, vector_expr
+from config.db_router import serving_read_alias
 
 
 class UnknownSpaceError(LookupError):
@@ -152,7 +153,9 @@ def _fetch_binary(sql: str, params: list, ef_search: int) -> list[tuple]:
 
     import psycopg
 
-    register_vector_type()
+    alias = serving_read_alias()  # a read replica when there are any (config/db_router.py)
+    connection = connections[alias]
+    register_vector_type(alias)
     start = time.monotonic()
     # Django's error wrapper, as its own cursors have: a lost server is django.db.OperationalError (a 503, not a
     # 500: config/errors.py), and the connection is marked broken so the next request opens a fresh one.
@@ -250,9 +253,11 @@ def nearest_candidates(
 def vectors_for(space: EmbeddingSpace | str, track_ids: Sequence[int]) -> np.ndarray:
     """The tracks' vectors in ``space``, in the order given (float32 [n, dim]); missing ids raise KeyError."""
     space = get_space(space)
-    register_vector_type()
+    alias = serving_read_alias()
+    register_vector_type(alias)
     rows = dict(
-        TrackEmbedding.objects.filter(space=space, track_id__in=list(track_ids)).values_list("track_id", "vector")
+        TrackEmbedding.objects.using(alias).filter(space=space, track_id__in=list(track_ids))
+        .values_list("track_id", "vector")
     )
     missing = [t for t in track_ids if t not in rows]
     if missing:

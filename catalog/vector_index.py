@@ -79,14 +79,16 @@ def refresh_statistics() -> None:
         cursor.execute("ANALYZE catalog_track, catalog_trackembedding")
 
 
-def register_vector_type() -> None:
-    """Let psycopg send and receive ``vector`` as numpy arrays on Django's connection (idempotent)."""
+def register_vector_type(alias: str = "default") -> None:
+    """Let psycopg send and receive ``vector`` as numpy arrays on Django's connection ``alias`` (idempotent)."""
+    from django.db import connections
     from pgvector.psycopg import register_vector
 
-    connection.ensure_connection()
-    raw = connection.connection
+    conn = connections[alias]
+    conn.ensure_connection()
+    raw = conn.connection
     if getattr(raw, "_diff4steer_vector_registered", False):
         return
-    with connection.wrap_database_errors:  # it queries the type's oid: a lost server is Django's OperationalError
+    with conn.wrap_database_errors:  # it queries the type's oid: a lost server is Django's OperationalError
         register_vector(raw)
     raw._diff4steer_vector_registered = True

@@ -135,6 +135,19 @@ DATABASES["default"]["OPTIONS"]["connect_timeout"] = env_value("DB_CONNECT_TIMEO
 DATABASES["default"]["CONN_MAX_AGE"] = env_value("CONN_MAX_AGE", 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
+# Read replicas: Postgres streaming replicas of `default`, comma-separated URLs. Catalog reads (the ANN of every
+# playlist) go to them, sessions and writes to the primary (config/db_router.py).
+DATABASE_REPLICA_URLS = env_list("DATABASE_REPLICA_URLS", "")
+for _i, _url in enumerate(DATABASE_REPLICA_URLS):
+    DATABASES[f"replica{_i}"] = {
+        **dj_database_url.parse(_url),
+        "OPTIONS": dict(DATABASES["default"]["OPTIONS"]),
+        "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
+        "CONN_HEALTH_CHECKS": True,
+        "TEST": {"MIRROR": "default"},
+    }
+DATABASE_ROUTERS = ["config.db_router.ReplicaRouter"] if DATABASE_REPLICA_URLS else []
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

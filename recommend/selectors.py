@@ -11,6 +11,7 @@ from catalog.filters import TrackFilter
 from catalog.models import EmbeddingSpace, TrackEmbedding
 from catalog.selectors import Candidates, nearest_candidates
 from catalog.vector_index import register_vector_type
+from config.db_router import serving_read_alias
 from config.errors import ApiError
 from recommend import conf
 from recommend.models import Playlist, PlaylistItem, Session
@@ -76,8 +77,9 @@ def session_playlists(session: Session) -> QuerySet[Playlist]:
 
 def candidate_features(space: EmbeddingSpace, track_ids: list[int]) -> tuple[dict[int, np.ndarray], dict[int, str]]:
     """Vectors and artists of the retrieved tracks in ONE query (the ANN returns ids and scores only)."""
-    register_vector_type()
-    rows = TrackEmbedding.objects.filter(space=space, track_id__in=track_ids).values_list(
+    alias = serving_read_alias()  # a read replica when there are any: catalog reads (config/db_router.py)
+    register_vector_type(alias)
+    rows = TrackEmbedding.objects.using(alias).filter(space=space, track_id__in=track_ids).values_list(
         "track_id", "vector", "track__artist"
     )
     vectors: dict[int, np.ndarray] = {}

@@ -100,3 +100,15 @@ def database_url(settings_dict: dict) -> str:
     password = f":{quote(settings_dict['PASSWORD'], safe='')}" if settings_dict["PASSWORD"] else ""
     port = f":{settings_dict['PORT']}" if settings_dict["PORT"] else ""
     return f"postgres://{settings_dict['USER']}{password}@{host}{port}/{settings_dict['NAME']}"
+
+
+def forget_catalog_statistics() -> None:
+    """Drop the planner statistics of the catalog tables (the test database's user is a superuser).
+
+    A test whose ingest ran ANALYZE (committed) on its own tracks leaves statistics that say every vector is in
+    its space; a later test's plan check on a space of its own would then be planned on them."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM pg_statistic WHERE starelid IN "
+                       "('catalog_track'::regclass, 'catalog_trackembedding'::regclass)")

@@ -24,7 +24,7 @@ from catalog.models import EmbeddingSpace, Track, TrackEmbedding
 from catalog.services.ingest import ingest_file
 from catalog.vector_index import has_index
 from tests.catalog.conftest import track_rows, write_parquet
-from tests.conftest import database_url
+from tests.conftest import database_url, forget_catalog_statistics
 
 ROOT = Path(__file__).resolve().parents[2]
 DIM = 16
@@ -50,12 +50,10 @@ def _backend_alive(pid: int) -> bool:
 @pytest.fixture
 def statistics_reset(django_db_blocker):
     """After the test's tables are emptied (listed before ``transactional_db``, so torn down after its flush):
-    forget the planner statistics of this test's 15,000 tracks, which ANALYZE on the empty tables would keep and
-    later tests would plan their queries on. The test database's user is a superuser."""
+    forget the planner statistics of this test's 15,000 tracks, which later tests would plan their queries on."""
     yield
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
-        cursor.execute("DELETE FROM pg_statistic WHERE starelid IN "
-                       "('catalog_track'::regclass, 'catalog_trackembedding'::regclass)")
+    with django_db_blocker.unblock():
+        forget_catalog_statistics()
 
 
 @pytest.mark.slow
