@@ -118,7 +118,7 @@ def estimated_matching(space: EmbeddingSpace, track_filter: TrackFilter) -> int:
     import json
 
     where, params = track_filter.where_sql("ft")
-    with connection.cursor() as cursor:
+    with connections[serving_read_alias()].cursor() as cursor:
         cursor.execute(
             "EXPLAIN (FORMAT JSON) SELECT 1 FROM catalog_trackembedding e JOIN catalog_track ft ON ft.id = e.track_id"
             f" WHERE e.space_id = %s{where}",
@@ -282,7 +282,7 @@ def tracks_matching(track_ids: Iterable[int], track_filter: TrackFilter) -> set[
     if not ids or track_filter.is_empty:
         return set(ids)
     where, params = track_filter.where_sql("ft")
-    with connection.cursor() as cursor:
+    with connections[serving_read_alias()].cursor() as cursor:
         cursor.execute(f"SELECT ft.id FROM catalog_track ft WHERE ft.id = ANY(%s::bigint[]){where}", [ids, *params])
         return {int(row[0]) for row in cursor.fetchall()}
 
@@ -292,7 +292,7 @@ def known_genres(genres: Iterable[str]) -> set[str]:
     values = sorted(set(genres))
     if not values:
         return set()
-    with connection.cursor() as cursor:
+    with connections[serving_read_alias()].cursor() as cursor:
         cursor.execute(
             "SELECT g FROM unnest(%s::text[]) AS g"
             " WHERE EXISTS (SELECT 1 FROM catalog_track t WHERE lower(t.genre) = g)"
