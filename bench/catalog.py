@@ -120,6 +120,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--extra", type=int, default=None, help="tracks ingested with the index present")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--shared-buffers", default="1GB", help="server shared_buffers ('' = Postgres default)")
+    parser.add_argument("--maintenance-work-mem", default="512MB",
+                        help="memory for the HNSW build (the graph must fit, or pgvector builds on disk, far slower)")
     args = parser.parse_args(argv)
     extra = args.extra if args.extra is not None else min(10_000, max(args.tracks // 10, 1))
 
@@ -178,7 +180,7 @@ def run(args, bulk: Path, incremental: Path, vectors, more, seeds, extra: int) -
     c1, t1 = cpu_seconds(pids), time.perf_counter()
     assert report.created == args.tracks, report.summary()
     log(f"  {args.tracks / (t1 - t0):.0f} tracks/s; building the HNSW index")
-    build_index(space)
+    build_index(space, maintenance_work_mem=args.maintenance_work_mem)
     t2 = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE catalog_trackembedding")
@@ -236,6 +238,7 @@ def run(args, bulk: Path, incremental: Path, vectors, more, seeds, extra: int) -
         "hnsw_m": HNSW_M,
         "hnsw_ef_construction": HNSW_EF_CONSTRUCTION,
         "shared_buffers": shared_buffers,
+        "maintenance_work_mem": args.maintenance_work_mem,
         "cpu_count": os.cpu_count(),
         "load_avg_1m": round(os.getloadavg()[0], 2),
         "data": "synthetic unit vectors, 500-cluster Gaussian mixture",
