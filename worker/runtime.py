@@ -172,6 +172,11 @@ def get_batcher():
     return _once("batcher", lambda: SampleBatcher(get_prior(), max_batch=batch_max(), max_wait=batch_wait()))
 
 
+def loaded_prior():
+    """The process's prior if it is loaded already, else None: never loads anything (cheap, cannot fail)."""
+    return _cache.get("prior")
+
+
 def loaded_batcher():
     """The process's batcher if it exists already, else None: never loads anything (cheap, cannot fail)."""
     return _cache.get("batcher")
