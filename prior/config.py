@@ -11,6 +11,9 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any, TypeVar
 
+# What the prior's per-seed MLP may compute in (prior.service.trunk_dtype); a setting of the serving process.
+TRUNK_DTYPES = ("auto", "float32", "bfloat16")
+
 T = TypeVar("T")
 
 
