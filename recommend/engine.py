@@ -26,7 +26,7 @@ def _spaces() -> tuple[EmbeddingSpace, EmbeddingSpace]:
     """``(cond, music)`` of the served prior. Where sampling runs on Celery workers (a broker configured) this
     process never needs the weights, so it reads the spaces from the checkpoint's config alone; where it samples
     itself it loads the prior now, as the sampling would a moment later."""
-    if tasks.uses_broker():
+    if runtime.uses_broker():
         return runtime.prior_spaces()
     prior = runtime.get_prior()
     return prior.cond_space, prior.music_space

@@ -71,6 +71,11 @@ def cuda_graphs() -> bool:
     return _setting("PRIOR_CUDA_GRAPHS")
 
 
+def uses_broker() -> bool:
+    """True when tasks go through a broker to Celery workers; False when they run in this process."""
+    return bool(settings.CELERY_BROKER_URL) and not settings.CELERY_TASK_ALWAYS_EAGER
+
+
 def reset() -> None:
     """Forget every loaded model (tests, or after replacing the checkpoint on disk)."""
     with _lock:
@@ -296,8 +301,6 @@ def readiness(encoders: bool = True, *, sampling_here: bool | None = None) -> tu
     whatever the broker says: a Celery worker's own warm-up. Never raises: anything wrong comes back as
     ``(False, what to do about it)``.
     """
-    from worker.tasks import uses_broker
-
     if sampling_here is None:
         sampling_here = not uses_broker()
     try:
