@@ -164,7 +164,7 @@ def run_phase(kind: str, base: str, pngs: list[bytes], clients: int, duration: f
 
 def batching_from_log(path: Path) -> dict:
     """Sampling queries and batched passes of the whole server run (warm-up included), from what each gunicorn
-    worker logs at exit (config/process.py: log_batching)."""
+    worker logs at exit (worker/process.py: log_batching)."""
     queries = passes = 0
     for match in re.finditer(r"sampling: (\d+) queries in (\d+) passes", path.read_text(errors="replace")):
         queries, passes = queries + int(match[1]), passes + int(match[2])

@@ -45,6 +45,29 @@ def env_origins(name: str) -> list[str]:
     return origins
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """``name``'s value, one of ``choices``; ``default`` when unset or blank."""
+    value = os.environ.get(name, "").strip() or default
+    if value not in choices:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not one of {', '.join(choices)} (default {default!r}); fix or unset it"
+        )
+    return value
+
+
+RATE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")
+
+
+def env_rate(name: str, default: str) -> str:
+    """A throttle rate such as ``120/minute`` (DRF's form); checked here, as DRF would only fail at a request."""
+    value = os.environ.get(name, "").strip() or default
+    if not RATE.match(value):
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a rate like 120/minute (default {default!r}); fix or unset it"
+        )
+    return value
+
+
 def cache_config(url: str) -> dict:
     """Django's default cache for ``CACHE_URL``: Redis (``redis://``, ``rediss://``) when set, else this process's
     memory. Why it matters: the API's per-client throttles count in this cache, and a per-process count lets each

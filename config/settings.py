@@ -14,7 +14,8 @@ import dj_database_url
 from corsheaders.defaults import default_headers
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import cache_config, env_bool, env_list, env_origins, env_value
+from catalog.subsonic import AUTH_MODES
+from config.env import cache_config, env_bool, env_choice, env_list, env_origins, env_rate, env_value
 
 # Idle OpenMP threads must sleep, not spin: on shared CPU cores spinning made one prior query 10x slower
 # (docs/prior-model.md). Set before anything imports torch.
@@ -193,9 +194,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
     "NUM_PROXIES": NUM_PROXIES,  # 0: REMOTE_ADDR is the client, X-Forwarded-For is ignored
     "DEFAULT_THROTTLE_RATES": {  # per client IP, counted in the default cache (below)
-        "from_image": os.environ.get("THROTTLE_FROM_IMAGE", "120/minute"),
-        "steer": os.environ.get("THROTTLE_STEER", "120/minute"),
-        "feedback": os.environ.get("THROTTLE_FEEDBACK", "300/minute"),  # cheap, but each call stores an event
+        "from_image": env_rate("THROTTLE_FROM_IMAGE", "120/minute"),
+        "steer": env_rate("THROTTLE_STEER", "120/minute"),
+        "feedback": env_rate("THROTTLE_FEEDBACK", "300/minute"),  # cheap, but each call stores an event
     },
 }
 
@@ -266,7 +267,7 @@ PRIOR_WARM_UP = env_bool("PRIOR_WARM_UP", True)
 SUBSONIC_URL = os.environ.get("SUBSONIC_URL", "")
 SUBSONIC_USER = os.environ.get("SUBSONIC_USER", "")
 SUBSONIC_PASSWORD = os.environ.get("SUBSONIC_PASSWORD", "")
-SUBSONIC_AUTH = os.environ.get("SUBSONIC_AUTH", "auto")  # auto | token (API 1.13+) | password (hex, older servers)
+SUBSONIC_AUTH = env_choice("SUBSONIC_AUTH", "auto", AUTH_MODES)  # token: API 1.13+; password: hex, older servers
 SUBSONIC_SOURCE = os.environ.get("SUBSONIC_SOURCE", "")  # catalog source of its songs; default subsonic:<host:port>
 SUBSONIC_TIMEOUT = env_value("SUBSONIC_TIMEOUT", 30.0)
 

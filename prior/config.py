@@ -11,6 +11,11 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any, TypeVar
 
+# What the prior's per-seed MLP may compute in (prior.service.trunk_dtype); a setting of the serving process.
+TRUNK_DTYPES = ("auto", "float32", "bfloat16")
+# How a steering budget k scales with the noise level (prior.guidance).
+STEER_SCHEDULES = ("constant", "sigma2", "snr")
+
 T = TypeVar("T")
 
 
@@ -125,8 +130,6 @@ class SteeringConfig:
 
     def check(self) -> None:
         """Raise ValueError naming the first setting out of range."""
-        from prior.guidance import STEER_SCHEDULES
-
         for name in ("tag_k", "avoid_k", "liked_k", "skipped_k", "condition_weight"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):

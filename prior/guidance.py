@@ -31,11 +31,10 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from prior.config import STEER_SCHEDULES
 from prior.network import VJP, Conditioning
 
 Denoiser = Callable[..., torch.Tensor]  # D(x, sigma, cond, cond_mask=None)
-
-STEER_SCHEDULES = ("constant", "sigma2", "snr")
 
 
 def steer_scale(schedule: str, sigma: float, sigma_data: float) -> float:

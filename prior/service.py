@@ -25,7 +25,7 @@ import torch
 
 from prior.baseline import RegressionNetwork
 from prior.checkpoint import Checkpoint, load_checkpoint
-from prior.config import SamplingConfig, SteeringConfig
+from prior.config import TRUNK_DTYPES, SamplingConfig, SteeringConfig
 from prior.cuda_graphs import GraphedPass
 from prior.guidance import STEER_SCHEDULES, guided_denoiser
 from prior.precond import EDMDenoiser
@@ -69,8 +69,6 @@ def default_device(device: str | None = None) -> torch.device:
         return torch.device(device)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
-
-TRUNK_DTYPES = ("auto", "float32", "bfloat16")
 
 
 def trunk_dtype(name: str, device: torch.device) -> torch.dtype:

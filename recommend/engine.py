@@ -22,14 +22,24 @@ from worker import runtime, tasks
 Steer = Sequence[tuple[np.ndarray, float]]
 
 
+def _spaces() -> tuple[EmbeddingSpace, EmbeddingSpace]:
+    """``(cond, music)`` of the served prior. Where sampling runs on Celery workers (a broker configured) this
+    process never needs the weights, so it reads the spaces from the checkpoint's config alone; where it samples
+    itself it loads the prior now, as the sampling would a moment later."""
+    if runtime.uses_broker():
+        return runtime.prior_spaces()
+    prior = runtime.get_prior()
+    return prior.cond_space, prior.music_space
+
+
 def cond_space() -> EmbeddingSpace:
     """The prior's condition space: what an image (or a client's ``image_embedding``) must be embedded in."""
-    return runtime.get_prior().cond_space
+    return _spaces()[0]
 
 
 def music_space() -> EmbeddingSpace:
     """The prior's music space, which the runtime has checked to be the catalog's space."""
-    return runtime.get_prior().music_space
+    return _spaces()[1]
 
 
 def encode_image(image) -> np.ndarray:

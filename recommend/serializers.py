@@ -26,7 +26,7 @@ MAX_EMBEDDING_DIM = 4096
 class TagListField(serializers.ListField):
     """A list of tags; in a multipart form also comma-separated (``tags=jazz,calm``) or repeated fields.
 
-    Count and length are checked by :func:`recommend.services.steering.clean_tags` after normalisation, so the
+    Count and length are checked by :func:`recommend.tags.clean_tags` after normalisation, so the
     API answers with the specific codes ``too_many_tags`` / ``tag_too_long``; the schema still documents the bounds.
     """
 

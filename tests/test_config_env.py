@@ -116,3 +116,39 @@ def test_https_only_makes_the_deploy_checks_clean():
     without = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=ROOT,
                              env={**base, "SECRET_KEY": env["SECRET_KEY"]}, capture_output=True, text=True, timeout=120)
     assert without.returncode != 0 and "SESSION_COOKIE_SECURE" in without.stderr
+
+
+# One malformed value for every setting a serving process reads from the environment where a typo is possible: each
+# stops `manage.py` (and so gunicorn's and Celery's Django set-up, which run the same app checks) at start, naming
+# the variable, instead of passing boot and /readyz and failing requests later.
+MALFORMED = {
+    "PRIOR_BATCH_MAX": "eight",  # worker/conf.py
+    "PRIOR_BATCH_WAIT_MS": "-5",
+    "PRIOR_CPU_THREADS": "two",
+    "PRIOR_DEVICE": "gpu",
+    "PRIOR_DTYPE": "fp8",
+    "PRIOR_CUDA_GRAPHS": "maybe",
+    "SUBSONIC_TIMEOUT": "soon",  # config/settings.py
+    "SUBSONIC_AUTH": "md5",
+    "THROTTLE_FROM_IMAGE": "fast",
+    "THROTTLE_STEER": "120",
+    "THROTTLE_FEEDBACK": "300/fortnight",
+}
+
+
+def test_every_worker_setting_has_a_malformed_case():
+    from worker import conf
+
+    assert set(conf.DEFAULTS) <= set(MALFORMED)
+
+
+@pytest.mark.parametrize(("variable", "value"), MALFORMED.items())
+def test_a_malformed_setting_stops_the_boot_naming_it(variable, value):
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DJANGO_SETTINGS_MODULE": "config.settings",
+           "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none", "SECRET_KEY": "test", variable: value}
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"Configuration error: {variable}") and repr(value) in line and line.endswith(
+        "; fix or unset it"), line

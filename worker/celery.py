@@ -45,7 +45,7 @@ def plan_warm_up(sender, **_: object) -> None:
 
 
 def warm_up(**_: object) -> None:
-    """The prior only (tasks sample; encoding happens on the web side), then the freeze of config.process."""
-    from config.process import prepare_serving_process
+    """The prior only (tasks sample; encoding happens on the web side), then the freeze of worker.process."""
+    from worker.process import prepare_serving_process
 
     prepare_serving_process(encoders=False, sampling_here=True)

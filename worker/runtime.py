@@ -16,7 +16,6 @@ The GPU is used when torch sees one (``PRIOR_DEVICE`` overrides, e.g. ``cpu`` or
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Any
 
 from django.conf import settings
 
-from config.env import truthy
+from worker import conf
 from worker.errors import PriorNotReady
 
 log = logging.getLogger(__name__)
@@ -46,28 +45,35 @@ def _once(key: str, build: Callable[[], Any]) -> Any:
         return _cache[key]
 
 
-def _setting(name: str, default: Any = None) -> Any:
-    """``name`` from Django settings when set there (tests override it), else from the environment, else default."""
-    value = getattr(settings, name, None)
-    return os.environ.get(name, default) if value is None else value
+def _setting(name: str) -> Any:
+    """``name``'s typed value (:mod:`worker.conf`); a bad one set in Django's settings is a PriorNotReady naming it
+    (the environment's values were checked when the process started)."""
+    try:
+        return conf.get(name)
+    except ValueError as exc:
+        raise PriorNotReady(str(exc)) from None
 
 
 def device() -> str | None:
-    """``PRIOR_DEVICE`` from settings or the environment; None lets torch pick (CUDA when present)."""
+    """``PRIOR_DEVICE``; None lets torch pick (CUDA when present)."""
     return _setting("PRIOR_DEVICE") or None
 
 
 def dtype() -> str:
-    """``PRIOR_DTYPE`` from settings or the environment: what the prior's per-seed MLP computes in (default
-    ``auto``: bfloat16 on CPUs with native bf16, float32 elsewhere; :func:`prior.service.trunk_dtype`)."""
-    return _setting("PRIOR_DTYPE") or "auto"
+    """``PRIOR_DTYPE``: what the prior's per-seed MLP computes in (default ``auto``: bfloat16 on CPUs with native
+    bf16, float32 elsewhere; :func:`prior.service.trunk_dtype`)."""
+    return _setting("PRIOR_DTYPE")
 
 
 def cuda_graphs() -> bool:
-    """``PRIOR_CUDA_GRAPHS`` from settings or the environment: replay recorded sampling passes on a CUDA device
-    (:mod:`prior.cuda_graphs`; ~4-5x faster passes on an H100, same seeds). Off by default; ignored on CPU."""
-    value = _setting("PRIOR_CUDA_GRAPHS", "0")
-    return value if isinstance(value, bool) else truthy(str(value))
+    """``PRIOR_CUDA_GRAPHS``: replay recorded sampling passes on a CUDA device (:mod:`prior.cuda_graphs`; ~4-5x
+    faster passes on an H100, same seeds). Off by default; ignored on CPU."""
+    return _setting("PRIOR_CUDA_GRAPHS")
+
+
+def uses_broker() -> bool:
+    """True when tasks go through a broker to Celery workers; False when they run in this process."""
+    return bool(settings.CELERY_BROKER_URL) and not settings.CELERY_TASK_ALWAYS_EAGER
 
 
 def reset() -> None:
@@ -92,14 +98,13 @@ def catalog_space():
 
 def _load_prior():
     from prior.checkpoint import CheckpointError
-    from prior.service import TRUNK_DTYPES, PriorSampler
+    from prior.service import PriorSampler
     from prior.spaces import SpaceMismatchError
 
     path = Path(settings.PRIOR_CHECKPOINT)
     if not (path / "config.json").is_file():
         raise PriorNotReady(f"no prior checkpoint at {path}: {FIX_HINT}")
-    if dtype() not in TRUNK_DTYPES:
-        raise PriorNotReady(f"PRIOR_DTYPE must be one of {', '.join(TRUNK_DTYPES)}, got {dtype()!r}")
+    dtype(), device(), cuda_graphs()  # a bad setting is named before anything is loaded
     expected = catalog_space()
     try:
         sampler = PriorSampler.load(path, device=device(), expect_music_space=expected, dtype=dtype(),
@@ -128,7 +133,7 @@ def _limit_cpu_threads() -> None:
     """
     import torch
 
-    threads = int(_setting("PRIOR_CPU_THREADS") or 1)
+    threads = _setting("PRIOR_CPU_THREADS")
     if threads > 0 and torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
 
@@ -138,27 +143,15 @@ def get_prior():
     return _once("prior", _load_prior)
 
 
-def _number_setting(name: str, default: str, minimum: float, cast=float):
-    """A numeric setting from settings or the environment; a bad value is a PriorNotReady that names it."""
-    value = _setting(name, default)
-    try:
-        number = cast(value)
-    except (TypeError, ValueError):
-        number = None
-    if number is None or number < minimum:
-        raise PriorNotReady(f"{name} must be a number >= {minimum:g}, got {value!r}")
-    return number
-
-
 def batch_max() -> int:
     """``PRIOR_BATCH_MAX``: most concurrent sampling requests of this process run as one batch (1: no batching)."""
-    return _number_setting("PRIOR_BATCH_MAX", "8", 1, int)
+    return _setting("PRIOR_BATCH_MAX")
 
 
 def batch_wait() -> float:
     """``PRIOR_BATCH_WAIT_MS`` in seconds: how long a batch about to start waits for requests that announced they
     will sample soon (:meth:`prior.batching.SampleBatcher.expecting`); 0 turns the waiting off."""
-    return _number_setting("PRIOR_BATCH_WAIT_MS", "20", 0) / 1000
+    return _setting("PRIOR_BATCH_WAIT_MS") / 1000
 
 
 def get_batcher():
@@ -170,6 +163,11 @@ def get_batcher():
     from prior.batching import SampleBatcher
 
     return _once("batcher", lambda: SampleBatcher(get_prior(), max_batch=batch_max(), max_wait=batch_wait()))
+
+
+def loaded_prior():
+    """The process's prior if it is loaded already, else None: never loads anything (cheap, cannot fail)."""
+    return _cache.get("prior")
 
 
 def loaded_batcher():
@@ -303,8 +301,6 @@ def readiness(encoders: bool = True, *, sampling_here: bool | None = None) -> tu
     whatever the broker says: a Celery worker's own warm-up. Never raises: anything wrong comes back as
     ``(False, what to do about it)``.
     """
-    from worker.tasks import uses_broker
-
     if sampling_here is None:
         sampling_here = not uses_broker()
     try:

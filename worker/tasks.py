@@ -23,6 +23,7 @@ from kombu.exceptions import OperationalError
 from worker import runtime
 from worker.celery import app
 from worker.errors import BrokerUnavailable, WorkerTimeout
+from worker.runtime import uses_broker
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +64,6 @@ def sample_seeds_task(
         pairs.append((np.asarray(item[0], dtype=np.float32), float(item[1])))
     seeds = _sample_local(np.asarray(cond, dtype=np.float32), int(n_seeds), guidance, pairs, seed, steer_schedule)
     return seeds.tolist()
-
-
-def uses_broker() -> bool:
-    """True when tasks go through a broker to Celery workers; False when they run in this process."""
-    return bool(settings.CELERY_BROKER_URL) and not settings.CELERY_TASK_ALWAYS_EAGER
 
 
 def sampling_ahead() -> AbstractContextManager:

@@ -31,6 +31,7 @@ from recommend.models import Playlist, PlaylistItem, Session, SteeringEvent, has
 from recommend.ranking import MERGE_METHODS, RankedItem, rank_playlist
 from recommend.selectors import candidate_features, playlist_candidates
 from recommend.services.steering_vectors import SteeringState, steering_plan
+from recommend.tags import clean_tags
 from worker.errors import SamplingUnavailable
 
 log = logging.getLogger("recommend.playlists")
@@ -243,8 +244,6 @@ def playlist_from_image(
     """Start a session from an image (or its embedding): version 1 of its playlist, steered by ``tags`` if given.
 
     ``filters`` apply to this playlist and are remembered for the session's next steers."""
-    from recommend.services.steering import clean_tags
-
     with engine.sampling_ahead():  # decoding comes first: concurrent requests then share a sampling pass
         tags = clean_tags(tags)
         cond = query_vector(image, image_embedding)

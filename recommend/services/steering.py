@@ -9,7 +9,7 @@ session produce versions n+1 and n+2, not a conflict.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from django.db import transaction
 
@@ -17,32 +17,12 @@ from catalog.selectors import tracks_in_space
 from config.errors import ApiError
 from recommend import conf, engine
 from recommend.filters import PlaylistFilters, session_filters
-from recommend.models import MAX_TAGS, TAG_MAX_LENGTH, Playlist, Session, SteeringEvent
+from recommend.models import MAX_TAGS, Playlist, Session, SteeringEvent
 from recommend.selectors import get_session, served_so_far
 from recommend.services.playlist import compute_playlist, store_playlist, unavailable
 from recommend.services.steering_vectors import SteeringState
+from recommend.tags import clean_tags
 from worker.errors import SamplingUnavailable
-
-
-def clean_tags(tags: Iterable[str], field: str = "tags") -> list[str]:
-    """Trimmed, lower-cased, de-duplicated tags (order kept); too many, too long or empty tags are a 400."""
-    cleaned: list[str] = []
-    for raw in tags:
-        if not isinstance(raw, str):
-            raise ApiError("Tags must be strings.", code="invalid_tags", details={field: "not a string"})
-        tag = " ".join(raw.split()).casefold()
-        if not tag:
-            raise ApiError("Tags must not be empty.", code="invalid_tags", details={field: "empty tag"})
-        if len(tag) > TAG_MAX_LENGTH:
-            raise ApiError(
-                f"A tag may have at most {TAG_MAX_LENGTH} characters.", code="tag_too_long",
-                details={field: tag[:TAG_MAX_LENGTH] + "…", "max_length": TAG_MAX_LENGTH},
-            )
-        if tag not in cleaned:
-            cleaned.append(tag)
-    if len(cleaned) > MAX_TAGS:
-        raise ApiError(f"At most {MAX_TAGS} tags per request.", code="too_many_tags", details={field: len(cleaned)})
-    return cleaned
 
 
 def _accumulate(old: Sequence[str], new: Sequence[str], removed: Sequence[str], limit: int) -> list[str]:

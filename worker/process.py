@@ -34,8 +34,7 @@ def prepare_serving_process(
     from django.conf import settings
     from django.db import connections
 
-    from worker.runtime import readiness
-    from worker.tasks import uses_broker
+    from worker.runtime import readiness, uses_broker
 
     log = log or logger
     ready = False

@@ -1,0 +1,67 @@
+"""With a broker configured (docker-compose's ``web`` service) the web process never loads the prior's weights:
+sampling runs on the Celery worker, and the web side reads the prior's spaces from the checkpoint's config.
+
+Real parts: valkey-server as the broker, the project's Celery worker as a separate process (``-Q prior``), and a
+from-image request through the API in this process.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from recommend import engine
+from tests.conftest import database_url, running_valkey
+from tests.recommend.test_from_image import upload
+from tests.worker.conftest import celery_broker
+from worker import runtime
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_a_broker_configured_web_process_serves_from_image_without_loading_the_prior(api, catalog, settings):
+    from django.conf import settings as live
+
+    with running_valkey() as port:
+        broker = f"redis://127.0.0.1:{port}/0"
+        env = {**os.environ, "DATABASE_URL": database_url(connection.settings_dict), "SECRET_KEY": "test-only",
+               "CELERY_BROKER_URL": broker, "PRIOR_CHECKPOINT": live.PRIOR_CHECKPOINT,
+               "CATALOG_SPACE": live.CATALOG_SPACE, "PRIOR_DEVICE": "cpu"}
+        command = [sys.executable, "-m", "celery", "-A", "worker", "worker", "-Q", "prior", "--pool", "solo",
+                   "--loglevel", "info", "--without-mingle", "--without-gossip", "--without-heartbeat"]
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True)
+        lines: list[str] = []
+        ready = threading.Event()
+
+        def pump() -> None:
+            for line in process.stdout:
+                lines.append(line)
+                if " ready." in line:
+                    ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        try:
+            assert ready.wait(120), "".join(lines[-40:])
+            with celery_broker(settings, broker):
+                engine.reset()  # this process starts as a fresh web process: nothing loaded
+                response = upload(api, {"size": 10, "tags": "calm"})
+                loaded = runtime.loaded_prior()
+                cond, music = engine.cond_space(), engine.music_space()
+        finally:
+            process.terminate()
+            process.wait(30)
+
+    output = "".join(lines)
+    assert response.status_code == 201, (response.json(), output[-4000:])
+    assert len(response.json()["playlist"]["items"]) == 10
+    assert "worker.sample_seeds" in output and "succeeded" in output, output[-4000:]  # the worker sampled
+    assert loaded is None  # ... and this process never loaded the weights
+    assert (cond.name, music.name) == ("palette-v1", live.CATALOG_SPACE)
