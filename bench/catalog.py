@@ -95,12 +95,13 @@ def configure_server(data_dir: str, shared_buffers: str) -> None:
         server._postmaster_info = PostmasterInfo.read_from_pgdata(server.pgdata)  # the new pid, for clean-up
 
 
-def setup_django(data_dir: str, shared_buffers: str = "") -> None:
+def setup_django(data_dir: str, shared_buffers: str = "", maintenance_work_mem: str = "512MB") -> None:
     os.environ.pop("DATABASE_URL", None)  # always the throwaway embedded server
     configure_server(data_dir, shared_buffers)
     os.environ["EMBEDDED_PG_DIR"] = data_dir
     os.environ["EMBEDDED_PG_DELETE_ON_EXIT"] = "1"
     os.environ["HNSW_EF_SEARCH"] = "100"
+    os.environ["HNSW_MAINTENANCE_WORK_MEM"] = maintenance_work_mem
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     sys.path.insert(0, str(ROOT))
@@ -121,7 +122,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--shared-buffers", default="1GB", help="server shared_buffers ('' = Postgres default)")
     parser.add_argument("--maintenance-work-mem", default="512MB",
-                        help="memory for the HNSW build (the graph must fit, or pgvector builds on disk, far slower)")
+                        help="HNSW_MAINTENANCE_WORK_MEM for the index builds (the graph must fit, or pgvector builds "
+                             "on disk, far slower)")
     args = parser.parse_args(argv)
     extra = args.extra if args.extra is not None else min(10_000, max(args.tracks // 10, 1))
 
@@ -136,7 +138,7 @@ def main(argv: list[str] | None = None) -> dict:
         log(f"writing {args.tracks} + {extra} synthetic tracks ({args.dim}-d) as Parquet")
         bulk = write_parquet(work / "bulk.parquet", 0, vectors)
         incremental = write_parquet(work / "more.parquet", args.tracks, more)
-        setup_django(str(work / "pgdata"), args.shared_buffers)
+        setup_django(str(work / "pgdata"), args.shared_buffers, args.maintenance_work_mem)
         return run(args, bulk, incremental, vectors, more, seeds, extra)
     finally:
         stop_server(work / "pgdata")
@@ -180,7 +182,7 @@ def run(args, bulk: Path, incremental: Path, vectors, more, seeds, extra: int) -
     c1, t1 = cpu_seconds(pids), time.perf_counter()
     assert report.created == args.tracks, report.summary()
     log(f"  {args.tracks / (t1 - t0):.0f} tracks/s; building the HNSW index")
-    build_index(space, maintenance_work_mem=args.maintenance_work_mem)
+    build_index(space)  # a no-op when the ingest built the index already (it builds a missing one itself)
     t2 = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE catalog_trackembedding")

@@ -43,8 +43,15 @@ def index_expr(space: EmbeddingSpace, column: str = "vector") -> str:
     return f"({column}::halfvec({int(space.dimension)}))"
 
 
-def build_index(space: EmbeddingSpace, *, m: int = HNSW_M, maintenance_work_mem: str = "512MB") -> None:
-    """Create the space's HNSW index if it does not exist (idempotent); ``m`` other than HNSW_M is for benches."""
+def build_index(space: EmbeddingSpace, *, m: int = HNSW_M, maintenance_work_mem: str | None = None) -> None:
+    """Create the space's HNSW index if it does not exist (idempotent); ``m`` other than HNSW_M is for benches.
+
+    ``maintenance_work_mem`` defaults to ``settings.HNSW_MAINTENANCE_WORK_MEM``: the graph must fit in it, or the
+    build spills to disk (a 1M-track space took 19 minutes of ingest at 512MB, docs/scaling.md).
+    """
+    from django.conf import settings
+
+    maintenance_work_mem = maintenance_work_mem or settings.HNSW_MAINTENANCE_WORK_MEM
     with connection.cursor() as cursor:
         if connection.in_atomic_block:  # deferred FK checks would block CREATE INDEX inside a transaction
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")

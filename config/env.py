@@ -68,6 +68,20 @@ def env_rate(name: str, default: str) -> str:
     return value
 
 
+MEMORY = re.compile(r"^\d+(kB|MB|GB|TB)$")
+
+
+def env_memory(name: str, default: str) -> str:
+    """A Postgres memory size such as ``512MB`` (units kB, MB, GB, TB); checked here, as Postgres would only refuse
+    it in the middle of an ingest."""
+    value = os.environ.get(name, "").strip() or default
+    if not MEMORY.match(value):
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a Postgres memory size like 512MB or 2GB (default {default!r}); fix or unset it"
+        )
+    return value
+
+
 def cache_config(url: str) -> dict:
     """Django's default cache for ``CACHE_URL``: Redis (``redis://``, ``rediss://``) when set, else this process's
     memory. Why it matters: the API's per-client throttles count in this cache, and a per-process count lets each

@@ -15,7 +15,7 @@ from corsheaders.defaults import default_headers
 from django.core.exceptions import ImproperlyConfigured
 
 from catalog.subsonic import AUTH_MODES
-from config.env import cache_config, env_bool, env_choice, env_list, env_origins, env_rate, env_value
+from config.env import cache_config, env_bool, env_choice, env_list, env_memory, env_origins, env_rate, env_value
 
 # Idle OpenMP threads must sleep, not spin: on shared CPU cores spinning made one prior query 10x slower
 # (docs/prior-model.md). Set before anything imports torch.
@@ -114,6 +114,10 @@ TEMPLATES = [
 # hnsw.ef_search is set by the ANN selector itself on every call (HNSW_EF_SEARCH unless the caller asks for
 # another, see catalog.selectors.resolve_ef_search), in the same round trip as the query.
 HNSW_EF_SEARCH = env_value("HNSW_EF_SEARCH", 100)
+# Memory for building a space's HNSW index (Postgres maintenance_work_mem, during the build only). The graph must
+# fit, or pgvector finishes the build on disk, far slower: ~1.1 kB a track (halfvec, m = 8, 384-d), so 512MB holds
+# ~450k tracks and a 1M-track catalog wants 2GB (docs/scaling.md).
+HNSW_MAINTENANCE_WORK_MEM = env_memory("HNSW_MAINTENANCE_WORK_MEM", "512MB")
 PG_OPTIONS = "-c hnsw.iterative_scan=relaxed_order"
 
 if os.environ.get("DATABASE_URL"):

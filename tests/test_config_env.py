@@ -133,6 +133,7 @@ MALFORMED = {
     "THROTTLE_FROM_IMAGE": "fast",
     "THROTTLE_STEER": "120",
     "THROTTLE_FEEDBACK": "300/fortnight",
+    "HNSW_MAINTENANCE_WORK_MEM": "2 gigs",
 }
 
 
