@@ -225,7 +225,10 @@ def prior_info(checkpoint: Path) -> dict:
     from prior.config import SamplingConfig, config_to_dict
 
     sampling = {**config_to_dict(SamplingConfig()), **(config.get("sampling") or {})}
-    return {"path": str(checkpoint), "width": config["network"].get("width"), "depth": config["network"].get("depth"),
+    # Relative to the repository when it lies inside it: result files are committed and must not name this machine.
+    path = checkpoint.resolve()
+    shown = str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(checkpoint)
+    return {"path": shown, "width": config["network"].get("width"), "depth": config["network"].get("depth"),
             "sampler": sampling.get("sampler"), "nfe": sampling.get("nfe"), "device": "cpu"}
 
 
