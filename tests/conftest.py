@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -100,6 +101,35 @@ def database_url(settings_dict: dict) -> str:
     password = f":{quote(settings_dict['PASSWORD'], safe='')}" if settings_dict["PASSWORD"] else ""
     port = f":{settings_dict['PORT']}" if settings_dict["PORT"] else ""
     return f"postgres://{settings_dict['USER']}{password}@{host}{port}/{settings_dict['NAME']}"
+
+
+def worker_env(broker_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a Celery worker process a test starts: this test database, the broker, the served prior."""
+    from django.conf import settings
+    from django.db import connection
+
+    return {**os.environ, "DATABASE_URL": database_url(connection.settings_dict), "SECRET_KEY": "test-only",
+            "CELERY_BROKER_URL": broker_url, "PRIOR_CHECKPOINT": settings.PRIOR_CHECKPOINT,
+            "CATALOG_SPACE": settings.CATALOG_SPACE, "PRIOR_DEVICE": "cpu", **extra}
+
+
+def start_watched_process(command: list[str], env: dict[str, str], ready_when: Callable[[list[str]], bool],
+                          ) -> tuple[subprocess.Popen, list[str], threading.Event]:
+    """``command`` (e.g. a Celery worker) from the repository root, its output lines collected by a thread;
+    the event is set once ``ready_when(lines)`` holds. The caller terminates the process."""
+    process = subprocess.Popen(command, cwd=Path(__file__).resolve().parents[1], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def pump() -> None:
+        for line in process.stdout:
+            lines.append(line)
+            if ready_when(lines):
+                ready.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    return process, lines, ready
 
 
 def forget_catalog_statistics() -> None:

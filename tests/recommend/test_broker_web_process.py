@@ -7,22 +7,15 @@ from-image request through the API in this process.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import threading
-from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from recommend import engine
-from tests.conftest import database_url, running_valkey
+from tests.conftest import running_valkey, start_watched_process, worker_env
 from tests.recommend.test_from_image import upload
 from tests.worker.conftest import celery_broker
 from worker import runtime
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
@@ -31,23 +24,10 @@ def test_a_broker_configured_web_process_serves_from_image_without_loading_the_p
 
     with running_valkey() as port:
         broker = f"redis://127.0.0.1:{port}/0"
-        env = {**os.environ, "DATABASE_URL": database_url(connection.settings_dict), "SECRET_KEY": "test-only",
-               "CELERY_BROKER_URL": broker, "PRIOR_CHECKPOINT": live.PRIOR_CHECKPOINT,
-               "CATALOG_SPACE": live.CATALOG_SPACE, "PRIOR_DEVICE": "cpu"}
         command = [sys.executable, "-m", "celery", "-A", "worker", "worker", "-Q", "prior", "--pool", "solo",
                    "--loglevel", "info", "--without-mingle", "--without-gossip", "--without-heartbeat"]
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   text=True)
-        lines: list[str] = []
-        ready = threading.Event()
-
-        def pump() -> None:
-            for line in process.stdout:
-                lines.append(line)
-                if " ready." in line:
-                    ready.set()
-
-        threading.Thread(target=pump, daemon=True).start()
+        process, lines, ready = start_watched_process(command, worker_env(broker),
+                                                      lambda seen: " ready." in seen[-1])
         try:
             assert ready.wait(120), "".join(lines[-40:])
             with celery_broker(settings, broker):

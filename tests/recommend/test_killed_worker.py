@@ -15,60 +15,40 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from recommend.models import Playlist, PlaylistItem, Session
-from tests.conftest import database_url, running_valkey
+from tests.conftest import running_valkey, start_watched_process, worker_env
 from tests.recommend.test_from_image import upload
 from tests.worker.conftest import celery_broker
 
-ROOT = Path(__file__).resolve().parents[2]
+
+def _ready(lines: list[str]) -> bool:
+    """Ready to run a task at once: connected, and its prior loaded (a prefork child loads it after the parent says
+    "ready"; a task reserved meanwhile would sit unacknowledged past the 2 s visibility timeout below)."""
+    return any(" ready." in seen for seen in lines) and any("warm-up: prior" in seen for seen in lines)
 
 
 def _start_worker(name: str, pool: str, env: dict) -> tuple[subprocess.Popen, list[str], threading.Event]:
     command = [sys.executable, "-m", "tests.recommend.killable_worker", "-Q", "prior", "--pool", pool,
                "--concurrency", "1", "--loglevel", "info", "--hostname", f"{name}@%h",
                "--without-mingle", "--without-gossip", "--without-heartbeat"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True)
-    lines: list[str] = []
-    ready = threading.Event()
-
-    def pump() -> None:
-        # Ready to run a task at once: connected, and its prior loaded (a prefork child loads it after the parent
-        # says "ready"; a task reserved meanwhile would sit unacknowledged past the 2 s visibility timeout below).
-        for line in process.stdout:
-            lines.append(line)
-            if any(" ready." in seen for seen in lines) and any("warm-up: prior" in seen for seen in lines):
-                ready.set()
-
-    threading.Thread(target=pump, daemon=True).start()
-    return process, lines, ready
+    return start_watched_process(command, env, _ready)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("pool", ["prefork", "threads"])
 def test_a_worker_killed_mid_task_loses_no_request(pool, api, catalog, settings, tmp_path):
-    from django.conf import settings as live
-
     mark = tmp_path / "held-by"
     with running_valkey() as port:
         broker = f"redis://127.0.0.1:{port}/0"
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url(connection.settings_dict),
-            "SECRET_KEY": "test-only",
-            "CELERY_BROKER_URL": broker,
-            "CELERY_VISIBILITY_TIMEOUT": "2",  # a whole process lost: its task is handed on after 2 s
-            "PRIOR_CHECKPOINT": live.PRIOR_CHECKPOINT,
-            "CATALOG_SPACE": live.CATALOG_SPACE,
-            "IMAGE_ENCODER": "palette",
-            "PRIOR_DEVICE": "cpu",
-            "KILL_MARK": str(mark),
-        }
+        env = worker_env(
+            broker,
+            CELERY_VISIBILITY_TIMEOUT="2",  # a whole process lost: its task is handed on after 2 s
+            IMAGE_ENCODER="palette",
+            KILL_MARK=str(mark),
+        )
         workers = [_start_worker(f"w{i}", pool, env) for i in range(2)]
         killed: list[int] = []
 
