@@ -126,10 +126,11 @@ def steer_sweep(
 
 
 def plot_cfg(rows: list[dict], path: str | Path, title: str = "CFG sweep") -> Path:
-    """Recall@10, Recall@100 (left axis) and MISCS (right axis) against w: the alignment/diversity trade-off."""
+    """Left: Recall@10, Recall@100 and MISCS against w (the alignment/diversity trade-off). Right: FMD against w
+    (how far the seeds' distribution is from the true music's), the paper's quality axis of the same trade-off."""
     plt = pyplot()
     w = [r["guidance"] for r in rows]
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, (ax, fmd_ax) = plt.subplots(1, 2, figsize=(11, 4))
     for metric in ("recall@10", "recall@100"):
         ax.errorbar(w, [r[metric] for r in rows], yerr=[r[f"{metric}_se"] for r in rows], marker="o", label=metric)
     ax.set_xlabel("CFG weight w")
@@ -140,7 +141,10 @@ def plot_cfg(rows: list[dict], path: str | Path, title: str = "CFG sweep") -> Pa
     lines = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
     labels = ax.get_legend_handles_labels()[1] + right.get_legend_handles_labels()[1]
     ax.legend(lines, labels, loc="lower right")
-    ax.set_title(title)
+    fmd_ax.plot(w, [r["fmd"] for r in rows], "r-o")
+    fmd_ax.set_xlabel("CFG weight w")
+    fmd_ax.set_ylabel("FMD (seeds vs true music, lower is closer)")
+    fig.suptitle(title)
     return save(fig, path)
 
 
