@@ -25,8 +25,12 @@ unit noise x 0.5, then + k x tag); ``knn+steer`` (the music vectors of the 16 tr
 nearest, each + k x tag: a non-parametric prior); ``diffusion`` (unsteered); ``diffusion+steer`` (the served steering
 model, prior.steering: ``steering_plan`` with the checkpoint's SteeringConfig, gradient steering and retrieval by each
 seed plus condition_weight x the condition's direction); ``diffusion+steer cw0`` (the same with condition_weight 0);
-``diffusion+steer val-k`` (the tag budget chosen on validation). Each baseline's k is chosen on the validation split
-(highest joint_p@20); the test split is run once with the chosen values.
+``diffusion+steer train defaults`` (``SteeringConfig()``, what ``train`` writes, when validation chose otherwise).
+Each baseline's k, and the prior's steering (schedule, tag budget, condition weight: ``STEERING_GRID``), are chosen
+on the validation split by joint_p@20; the prior's choice is RECORDED in its checkpoint (``update_steering``) and the
+test split, run once, reads it from there like a served checkpoint. Likes and skips (``feedback_effect``): the
+served steering with one liked (skipped) track of the steered list added, and how much nearer (farther) the next list
+moves to it.
 
 Usage: ``python bench/steering.py [--world tags|no-genre] [--queries 300] [--steps 3000] [--out FILE]``. Trains (or
 reuses, in ``var/bench_steering/<world>/``) a small prior (width 256) and the regression baseline on the train split.
@@ -48,9 +52,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from prior.checkpoint import update_steering  # noqa: E402
 from prior.config import config_to_dict  # noqa: E402
 from prior.data.jamendo import JamendoTrack, describe, read_tracks, tsv_name  # noqa: E402
 from prior.retrieval import per_seed_top_k, round_robin_merge  # noqa: E402
+from prior.service import PriorSampler  # noqa: E402
 from prior.steering import NULL_GUIDANCE, SteeringConfig, SteeringState, retrieval_vectors, steering_plan  # noqa: E402
 
 GENRE, INSTRUMENT, MOOD = "genre", "instrument", "mood/theme"
@@ -59,7 +65,10 @@ TOP = 20
 N_SEEDS = 16
 JITTER = 0.5
 K_GRID = (0.25, 0.5, 1.0, 2.0)
-DIFFUSION_K_GRID = (0.5, 1.0, 2.0, 4.0)
+# The diffusion steering chosen on validation: (schedule, tag budget k, condition weight). The snr schedule's k acts
+# only at high noise, so its useful range sits above the constant schedule's.
+STEERING_GRID = tuple(("constant", k, cw) for k in (0.25, 0.5, 1.0) for cw in (0.0, 0.35)) + tuple(
+    ("snr", k, cw) for k in (1.0, 3.0, 10.0) for cw in (0.0, 0.35))
 WORLDS = ("tags", "no-genre")
 
 
@@ -227,10 +236,15 @@ def diffusion_draw(prior, cond: np.ndarray, steer: list[tuple[np.ndarray, float]
 
 
 def served_steering(prior, cond: np.ndarray, tags: np.ndarray, config: SteeringConfig,
-                    avoid: np.ndarray | None = None) -> np.ndarray:
-    """What each seed retrieves by under the served steering model (prior.steering), ``[Q, S, D]``."""
-    plans = [steering_plan(SteeringState(tags=tags[i : i + 1], avoid=() if avoid is None else avoid[i : i + 1]),
-                           config) for i in range(len(tags))]
+                    avoid: np.ndarray | None = None, liked: np.ndarray | None = None,
+                    skipped: np.ndarray | None = None) -> np.ndarray:
+    """What each seed retrieves by under the served steering model (prior.steering), ``[Q, S, D]``; ``avoid``,
+    ``liked``, ``skipped``: one vector per query ``[Q, D]`` (or None)."""
+    def one(rows: np.ndarray | None, i: int):
+        return () if rows is None else rows[i : i + 1]
+
+    plans = [steering_plan(SteeringState(tags=tags[i : i + 1], avoid=one(avoid, i), liked=one(liked, i),
+                                         skipped=one(skipped, i)), config) for i in range(len(tags))]
     ks = [k for _, k in plans[0].pairs]
     pairs = [(np.stack([p.pairs[j][0] for p in plans]), k) for j, k in enumerate(ks)]
     seeds = diffusion_draw(prior, cond, pairs, config.schedule)
@@ -240,7 +254,55 @@ def served_steering(prior, cond: np.ndarray, tags: np.ndarray, config: SteeringC
     return np.stack([retrieval_vectors(p, s, n) for p, s, n in zip(plans, seeds, null, strict=True)])
 
 
+def mean_similarity(lists: list[list[int]], targets: np.ndarray, catalog: np.ndarray) -> float:
+    """Mean cosine between each list's top 20 and its query's target vector ``[Q, D]``."""
+    return round(float(np.mean([(catalog[items[:TOP]] @ t).mean() for items, t in zip(lists, targets, strict=True)])),
+                 4)
+
+
+def feedback_effect(prior, cond: np.ndarray, tags: np.ndarray, config: SteeringConfig, lists: list[list[int]],
+                    split: Split, catalog: np.ndarray) -> dict:
+    """What a like and a skip do to the next list, under the served steering.
+
+    Like: per query, the first track of the steered top 20 that carries the genre and shares a condition tag (the
+    listener's "more like this"); the next list is steered with the genre and that liked track. Skip: the first
+    track of the top 20 without the genre; the next list is steered with the genre and that skipped track. Reported:
+    the mean cosine of the top 20 to the liked (skipped) track before and after, and joint precision after a like.
+    """
+    out: dict = {}
+    for name in ("liked", "skipped"):
+        picks, rows = [], []
+        for q, (items, genre, cond_tags) in enumerate(zip(lists, split.genre, split.condition, strict=True)):
+            def wanted(i: int, genre: str = genre, cond_tags: frozenset = cond_tags, name: str = name) -> bool:
+                has = genre in split.tag_sets[i]
+                return has and bool(cond_tags & split.tag_sets[i]) if name == "liked" else not has
+            pick = next((i for i in items[:TOP] if wanted(i)), None)
+            if pick is not None:
+                picks.append(pick)
+                rows.append(q)
+        if not rows:
+            continue
+        idx = np.array(rows)
+        target = catalog[np.array(picks)]
+        after = merged(served_steering(prior, cond[idx], tags[idx], config, **{name: target}), catalog)
+        before = [lists[q] for q in rows]
+        out[f"{name}_queries"] = len(rows)
+        out[f"{name}_similarity_before@20"] = mean_similarity(before, target, catalog)
+        out[f"{name}_similarity_after@20"] = mean_similarity(after, target, catalog)
+        if name == "liked":
+            sub = replace(split, queries=split.queries[idx], genre=[split.genre[q] for q in rows],
+                          condition=[split.condition[q] for q in rows])
+            out["liked_joint_p@20_before"] = list_metrics(before, sub, catalog)["joint_p@20"]
+            out["liked_joint_p@20_after"] = list_metrics(after, sub, catalog)["joint_p@20"]
+    return out
+
+
 # ---------------------------------------------------------------- the run
+
+
+def prior_dir(world: str) -> Path:
+    """Where the bench keeps the world's prior (its regression beside it)."""
+    return ROOT / "var" / "bench_steering" / world / "prior"
 
 
 def data_dir() -> Path:
@@ -325,9 +387,9 @@ def evaluate_split(split: Split, world: str, embed: Embedder, prior, regression,
     score("diffusion", diffusion_draw(prior, cond, [], served.schedule))
     lists = score("diffusion+steer", served_steering(prior, cond, tags, served))
     score("diffusion+steer cw0", served_steering(prior, cond, tags, replace(served, condition_weight=0.0)))
-    if params.get("diffusion+steer val-k") is not None:
-        score("diffusion+steer val-k", served_steering(prior, cond, tags,
-                                                       replace(served, tag_k=params["diffusion+steer val-k"])))
+    if served != SteeringConfig():
+        score("diffusion+steer train defaults", served_steering(prior, cond, tags, SteeringConfig()))
+    out["diffusion+steer"].update(feedback_effect(prior, cond, tags, served, lists, split, catalog))
     if params.get("avoid", True):
         instruments = avoid_instruments(split)
         has = np.array([i is not None for i in instruments])
@@ -353,12 +415,13 @@ def choose_on_validation(split: Split, world: str, embed: Embedder, prior, regre
     for name, s in seeds.items():
         sweep[name] = {str(k): list_metrics(merged(additive(s, tags, k), catalog), split, catalog) for k in K_GRID}
         chosen[name] = max(K_GRID, key=lambda k, n=name: sweep[n][str(k)]["joint_p@20"])
-    served = prior.steering or SteeringConfig()
-    sweep["diffusion+steer"] = {
-        str(k): list_metrics(merged(served_steering(prior, cond, tags, replace(served, tag_k=k)), catalog), split,
-                             catalog) for k in DIFFUSION_K_GRID}
-    chosen["diffusion+steer val-k"] = max(DIFFUSION_K_GRID,
-                                          key=lambda k: sweep["diffusion+steer"][str(k)]["joint_p@20"])
+    sweep["diffusion+steer"] = {}
+    for schedule, k, cw in STEERING_GRID:
+        config = replace(SteeringConfig(), schedule=schedule, tag_k=k, condition_weight=cw)
+        sweep["diffusion+steer"][f"{schedule} k{k} cw{cw}"] = list_metrics(
+            merged(served_steering(prior, cond, tags, config), catalog), split, catalog)
+    best = max(STEERING_GRID, key=lambda g: sweep["diffusion+steer"][f"{g[0]} k{g[1]} cw{g[2]}"]["joint_p@20"])
+    chosen["diffusion+steer"] = {"schedule": best[0], "tag_k": best[1], "condition_weight": best[2]}
     return chosen, sweep
 
 
@@ -380,7 +443,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "regression's)")
     parser.add_argument("--retrain", action="store_true", help="train even if var/bench_steering/<world> exists")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: more spin-wait on a "
+                        "busy machine)")
     args = parser.parse_args(argv)
     if args.queries < 2 or args.steps < 1:
         print("error: --queries must be >= 2 and --steps >= 1", file=sys.stderr)
@@ -398,9 +462,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     embed = Embedder(ROOT / "var" / "bench_steering" / "minilm_vectors.npz")
     prior, regression, train_cond, train_music, info = train_models(
-        args.world, train, embed, args.steps, ROOT / "var" / "bench_steering" / args.world, args.retrain)
+        args.world, train, embed, args.steps, prior_dir(args.world).parent, args.retrain)
     val_split, test_split = make_split(val, args.queries, 1), make_split(test, args.queries, 2)
     chosen, sweep = choose_on_validation(val_split, args.world, embed, prior, regression, train_cond, train_music)
+    # What is evaluated is what is served: the steering chosen on validation is recorded in the checkpoint (as a
+    # served checkpoint would carry it) and the test run reads it back from there.
+    update_steering(prior_dir(args.world), **chosen["diffusion+steer"])
+    prior = PriorSampler.load(prior_dir(args.world), device="cpu")
     test_result = evaluate_split(test_split, args.world, embed, prior, regression, train_cond, train_music, chosen)
     result = {
         "bench": "steering (MTG-Jamendo tag world)",

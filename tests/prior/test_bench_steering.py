@@ -93,3 +93,33 @@ def test_baseline_seed_shapes_and_avoid_choice(bench):
     if split.genre[1] == "rock":  # track 2 (drums) steered to rock: electric guitar is rock's other instrument
         assert avoid[1] == "electric guitar"
     assert avoid[3] is None  # jazz has no instrument outside track 4's condition
+
+
+class PointPrior:
+    """A stand-in with the PriorSampler.sample signature: every seed is unit(cond + sum of k z) (the null draw:
+    unit(sum of k z)), so the bench's bookkeeping around the steering model can be checked exactly."""
+
+    def sample(self, cond, n_seeds, guidance=None, steer=(), seed=0, steer_schedule="constant"):
+        base = np.zeros_like(cond) if guidance == -1.0 else np.asarray(cond, np.float32)
+        for vectors, k in steer:
+            base = base + k * vectors
+        return np.repeat(base[:, None, :], n_seeds, axis=1) / np.maximum(
+            np.linalg.norm(base, axis=-1, keepdims=True)[:, None, :], 1e-12)
+
+
+def test_feedback_effect_likes_pull_and_skips_push(bench):
+    split = bench.make_split(TRACKS[:4], None, seed=0)
+    rng = np.random.default_rng(3)
+    # the five hand-made tracks plus 60 others, so a like can bring new neighbours into the top 20
+    tracks = TRACKS + [track(100 + n, "a9", "instrument---synthesizer") for n in range(60)]
+    split = bench.Split(tracks, [frozenset(t.tags) for t in tracks], np.array([t.artist_id for t in tracks]),
+                        split.queries, split.genre, split.condition)
+    catalog = bench.l2(rng.standard_normal((len(tracks), 6)))
+    cond, tags = bench.l2(rng.standard_normal((4, 6))), bench.l2(rng.standard_normal((4, 6)))
+    config = bench.SteeringConfig(liked_k=2.0, skipped_k=2.0, condition_weight=0.0)
+    lists = bench.merged(bench.served_steering(PointPrior(), cond, tags, config), catalog, k=20)
+    lists = [[0, 1, 2, 3] + [i for i in items if i >= 5][:16] for items in lists]  # the tagged tracks first
+    out = bench.feedback_effect(PointPrior(), cond, tags, config, lists, split, catalog)
+    assert out["liked_queries"] >= 1 and out["skipped_queries"] >= 1
+    assert out["liked_similarity_after@20"] > out["liked_similarity_before@20"]
+    assert out["skipped_similarity_after@20"] < out["skipped_similarity_before@20"]
