@@ -73,6 +73,9 @@ def register(subparsers) -> None:
     _common(sw, baseline_required=False)
     sw.add_argument("--values", default=None, help="comma-separated CFG weights (cfg) or steering ks (steer)")
     sw.add_argument("--no-reference", action="store_true", help="nfe: skip the slow 256-step reference")
+    sw.add_argument("--record", action="store_true",
+                    help="steer: record the best diffusion steering (schedule, k) in the checkpoint's config.json, "
+                         "so evaluate and the API use it (run it on a VALIDATION split)")
     sw.set_defaults(func=run_sweep)
 
 
@@ -208,11 +211,23 @@ def run_sweep(args: argparse.Namespace) -> int:
     }
     if data.pairs.music_space.proxy:
         result["note"] = "TEXT PROXY: the music space is text embeddings of track descriptions, not audio"
+    if args.record:
+        if args.kind != "steer":
+            raise CliError("--record goes with `sweep steer` (it records the steering chosen on validation)")
+        from prior.checkpoint import update_steering
+        from prior.config import STEER_SCHEDULES
+
+        # the best GRADIENT row: the additive form is a baseline the served steering model does not use
+        best = sweeps.best_row([r for r in result["diffusion+steer"] if r["schedule"] in STEER_SCHEDULES])
+        values = {"schedule": best["schedule"], "tag_k": best["k"]}
+        if args.condition_weight is not None:
+            values["condition_weight"] = args.condition_weight
+        result["recorded"] = update_steering(args.checkpoint, **values)
     _write(args.json, result)
     if args.plot:
         plot(result["rows"] if args.kind != "steer" else result, args.plot, title=title)
     if args.kind == "steer":
-        print(json.dumps(result["best"]))
+        print(json.dumps({**result["best"], **({"recorded": result["recorded"]} if args.record else {})}))
     else:
         print(json.dumps(sweeps.summarise(result["rows"])))
     return 0

@@ -141,3 +141,24 @@ def test_make_synthetic_bad_sizes_and_missing_csv(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "must not exceed" in err and "no such file" in err
     assert not np.any([p.suffix == ".npz" for p in tmp_path.rglob("*")])
+
+
+def test_sweep_steer_records_the_validation_choice_in_the_checkpoint(tiny, tmp_path, capsys):
+    import shutil
+
+    from prior.checkpoint import read_config
+
+    ckpt = tmp_path / "prior"
+    shutil.copytree(tiny / "prior", ckpt)
+    common = ["--checkpoint", str(ckpt), "--baseline", str(tiny / "reg"), "--pairs", str(tiny / "data" / "val.npz"),
+              "--catalog", str(tiny / "data" / "catalog.npz"), "--seeds", "2", "--limit", "5", "--nfe", "3",
+              "--threads", "1", "--values", "0.5,2", "--condition-weight", "0.2"]
+    assert main(["sweep", "steer", *common, "--json", str(tmp_path / "s.json"), "--record"]) == 0
+    result = json.loads((tmp_path / "s.json").read_text())
+    gradient = [r for r in result["diffusion+steer"] if r["schedule"] != "additive"]
+    best = max(gradient, key=lambda r: (round(r["recall@100"], 9), round(r["recall@10"], 9)))
+    steering = read_config(ckpt)["steering"]
+    assert (steering["schedule"], steering["tag_k"], steering["condition_weight"]) == (best["schedule"], best["k"], 0.2)
+    assert result["recorded"] == steering
+    assert main(["sweep", "cfg", *common[:-6], "--json", str(tmp_path / "c.json"), "--record"]) == 2
+    assert "--record goes with `sweep steer`" in capsys.readouterr().err
