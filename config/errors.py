@@ -1,37 +1,30 @@
-"""One JSON error shape for the whole API: ``{"error": {"code", "message", "details"}}`` (docs/api.md).
+"""The one exception handler (``REST_FRAMEWORK["EXCEPTION_HANDLER"]``): every error leaves the API in the shape of
+:mod:`core.api`, ``{"error": {"code", "message", "details"}}``, with the status of its kind.
 
-Clients branch on ``code``, which is stable; ``message`` is for people; ``details`` says which field failed.
+- an application error (:mod:`core.errors`): its kind's status, its code, message and details, and ``Retry-After``
+  when an :class:`~core.errors.Unavailable` says when to retry;
+- DRF's own exceptions (validation, parse, auth, throttling): their status, with a stable code each;
+- a database that cannot serve the request (``OperationalError``/``InterfaceError``): 503 ``database_unavailable``
+  with ``Retry-After``;
+- anything else is a bug: left to Django, whose 500 handler answers in the same shape (``config/health.py``).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
-from rest_framework import exceptions, serializers, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback
+
+from core.api import error_body
+from core.errors import ApplicationError, Unavailable
 
 log = logging.getLogger(__name__)
 
 DATABASE_RETRY_AFTER_S = 5
-
-
-class ApiError(exceptions.APIException):
-    """An error with a stable code, raised by views and services and rendered by the handler below."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_code = "bad_request"
-
-    def __init__(self, message: str, code: str | None = None, status_code: int | None = None, details: Any = None):
-        super().__init__(detail=message, code=code or self.default_code)
-        self.error_code = code or self.default_code
-        if status_code is not None:
-            self.status_code = status_code
-        self.details = details or {}
-
 
 _DEFAULT_CODES = {
     exceptions.ValidationError: "invalid_input",
@@ -46,38 +39,15 @@ _DEFAULT_CODES = {
 }
 
 
-class ErrorDetailSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-    details = serializers.JSONField()
-
-
-class ErrorSerializer(serializers.Serializer):
-    """The error shape, for the OpenAPI schema."""
-
-    error = ErrorDetailSerializer()
-
-
-def error_responses(*codes: int) -> dict:
-    """``extend_schema(responses=...)`` entries: these statuses answer with the error shape."""
-    from drf_spectacular.utils import OpenApiResponse
-
-    return {code: OpenApiResponse(ErrorSerializer, description="Error; `error.code` is stable.") for code in codes}
-
-
-def error_body(code: str, message: str, details: Any = None) -> dict:
-    return {"error": {"code": code, "message": message, "details": details or {}}}
-
-
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, OperationalError | InterfaceError):
         return database_unavailable(exc)
+    if isinstance(exc, ApplicationError):
+        return application_error(exc)
     response = exception_handler(exc, context)
     if response is None:
         return None
-    if isinstance(exc, ApiError):
-        body = error_body(exc.error_code, str(exc.detail), exc.details)
-    elif isinstance(exc, exceptions.ValidationError):
+    if isinstance(exc, exceptions.ValidationError):
         body = error_body("invalid_input", "The request has invalid fields; see details.", exc.detail)
     else:
         code = next((c for cls, c in _DEFAULT_CODES.items() if isinstance(exc, cls)), "error")
@@ -87,14 +57,21 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     return response
 
 
+def application_error(exc: ApplicationError) -> Response:
+    """The response of an application error: the status of its kind; nothing the request wrote is kept."""
+    set_rollback()
+    headers = {}
+    if isinstance(exc, Unavailable) and exc.retry_after is not None:
+        headers["Retry-After"] = str(int(exc.retry_after))
+    return Response(error_body(exc.code, str(exc), exc.details), status=exc.status, headers=headers)
+
+
 def database_unavailable(exc: Exception) -> Response:
     """503, not 500: the database is down, restarting, or gave up on this request (lock or statement timeout,
     deadlock). The request is fine and may be retried; nothing it wrote is kept (its transaction rolls back)."""
-    set_rollback()
     log.warning("database unavailable: %s: %s", type(exc).__name__, " ".join(str(exc).split())[:300])
-    body = error_body("database_unavailable", "The database cannot serve this request right now; try again shortly.")
-    return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE,
-                    headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
+    return application_error(Unavailable("The database cannot serve this request right now; try again shortly.",
+                                         code="database_unavailable", retry_after=DATABASE_RETRY_AFTER_S))
 
 
 def json_error(code: str, message: str, status_code: int) -> JsonResponse:

@@ -2,8 +2,8 @@
 
 Why one module: the web side must not care whether the models live in this process or on a Celery GPU worker
 (:func:`worker.tasks.sample_seeds` decides), and services and tests then patch or reset a single seam.
-Errors: :class:`worker.errors.SamplingUnavailable` (model missing, broker down, worker timeout) propagates to the
-service, which turns it into a 503.
+Errors: :class:`worker.errors.SamplingUnavailable` (model missing, broker down, worker timeout) is an application
+error of the kind ``Unavailable``: it propagates through the services untouched and the exception handler answers 503.
 """
 
 from __future__ import annotations

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 from rest_framework.request import Request
 
-from config.errors import ApiError
+from core.errors import Forbidden
 from recommend.models import Session
 
 TOKEN_HEADER = "X-Session-Token"
 
 
 def require_session_token(request: Request, session: Session) -> None:
-    """403 unless the request carries this session's token."""
+    """Forbidden unless the request carries this session's token."""
     raw = request.headers.get(TOKEN_HEADER)
     if not raw:
-        raise ApiError(f"Send the session's token in the {TOKEN_HEADER} header.", code="missing_token",
-                       status_code=403)
+        raise Forbidden(f"Send the session's token in the {TOKEN_HEADER} header.", code="missing_token")
     if not session.token_matches(raw):
-        raise ApiError("The session token is not valid for this session.", code="invalid_token", status_code=403)
+        raise Forbidden("The session token is not valid for this session.", code="invalid_token")

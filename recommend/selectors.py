@@ -12,18 +12,18 @@ from catalog.models import EmbeddingSpace, TrackEmbedding
 from catalog.selectors import Candidates, nearest_candidates
 from catalog.vector_index import register_vector_type
 from config.db_router import serving_read_alias
-from config.errors import ApiError
+from core.errors import NotFound
 from recommend import conf
 from recommend.models import Playlist, PlaylistItem, Session
 from recommend.ranking import neighbours_per_seed, pool_is_complete
 
 
-def session_not_found() -> ApiError:
-    return ApiError("No session with that id.", code="session_not_found", status_code=404)
+def session_not_found() -> NotFound:
+    return NotFound("No session with that id.", code="session_not_found")
 
 
 def get_session(session_id: uuid.UUID | str, *, for_update: bool = False) -> Session:
-    """The session, or a 404 ``session_not_found`` (also for ids that are not UUIDs)."""
+    """The session, or NotFound ``session_not_found`` (also for ids that are not UUIDs)."""
     try:
         key = session_id if isinstance(session_id, uuid.UUID) else uuid.UUID(str(session_id))
     except ValueError:
@@ -36,11 +36,11 @@ def get_session(session_id: uuid.UUID | str, *, for_update: bool = False) -> Ses
 
 
 def get_playlist(playlist_id: int) -> Playlist:
-    """The playlist with its items and tracks (two queries), or a 404 ``playlist_not_found``."""
+    """The playlist with its items and tracks (two queries), or NotFound ``playlist_not_found``."""
     try:
         return playlists_with_items().select_related("session").get(pk=int(playlist_id))
     except (Playlist.DoesNotExist, ValueError, OverflowError):
-        raise ApiError("No playlist with that id.", code="playlist_not_found", status_code=404) from None
+        raise NotFound("No playlist with that id.", code="playlist_not_found") from None
 
 
 def playlists_with_items() -> QuerySet[Playlist]:

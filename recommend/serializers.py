@@ -10,7 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from config import errors
+from core import api
 from recommend.export import FORMATS as EXPORT_FORMATS
 from recommend.models import MAX_TAGS, TAG_MAX_LENGTH
 from recommend.ranking import MERGE_METHODS
@@ -323,5 +323,5 @@ class PushOutputSerializer(serializers.Serializer):
     skipped = PushSkippedSerializer(many=True, help_text="Tracks from other sources.")
 
 
-ErrorSerializer = errors.ErrorSerializer  # the API's one error shape, documented for every app (config/errors.py)
+ErrorSerializer = api.ErrorSerializer  # the API's one error shape, documented for every app (core/api.py)
 

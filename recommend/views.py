@@ -15,7 +15,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.errors import ApiError, error_responses
+from core.api import error_responses
+from core.errors import TooLarge
 from recommend import conf
 from recommend.export import FORMATS, export_playlist, filename
 from recommend.filters import PlaylistFilters
@@ -72,9 +73,8 @@ def check_upload_size(request: Request) -> None:
         raise too_large(limit)
 
 
-def too_large(limit: int) -> ApiError:
-    return ApiError(f"The upload is larger than {limit} bytes.", code="payload_too_large", status_code=413,
-                    details={"max_bytes": limit})
+def too_large(limit: int) -> TooLarge:
+    return TooLarge(f"The upload is larger than {limit} bytes.", code="payload_too_large", details={"max_bytes": limit})
 
 
 class AnonymousApi(APIView):

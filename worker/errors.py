@@ -1,14 +1,17 @@
 """Errors of the sampling service, one class per thing the API must tell apart.
 
 Every :class:`SamplingUnavailable` means "the service cannot sample right now, through no fault of the request":
-the API maps the whole family to HTTP 503 with the class's ``code``. Bad input (wrong dimension, NaN, too many
-seeds) is a plain :class:`ValueError` from the prior and maps to 400.
+an application error of the kind :class:`~core.errors.Unavailable`, so the exception handler answers the whole
+family with 503 and the class's ``code``, wherever it is raised. Bad input (wrong dimension, NaN, too many seeds)
+is a plain :class:`ValueError` from the prior and maps to 400.
 """
 
 from __future__ import annotations
 
+from core.errors import Unavailable
 
-class SamplingUnavailable(RuntimeError):
+
+class SamplingUnavailable(Unavailable):
     """Seeds cannot be sampled now (model not set up, broker down, worker too slow): an HTTP 503."""
 
     code = "sampling_unavailable"

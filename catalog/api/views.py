@@ -23,8 +23,9 @@ from catalog.api.serializers import (
     CatalogTrackSerializer,
 )
 from catalog.selectors import track_list
-from catalog.services.ingest import IngestError, IngestRejected, ingest_payload
-from config.errors import ApiError, error_responses
+from catalog.services.ingest import ingest_payload
+from core.api import error_responses
+from core.errors import InvalidInput
 
 
 class TrackPagination(PageNumberPagination):
@@ -78,19 +79,10 @@ class TrackListCreateApi(APIView):
             if isinstance(errors.get("tracks"), list | dict) and set(errors) == {"tracks"}:
                 rows = _row_errors(errors["tracks"])
                 if rows:
-                    raise ApiError(f"{len(rows)} invalid row(s): nothing was imported", "invalid_rows",
-                                   details={"rejected": len(rows), "rows": rows})
+                    raise InvalidInput(f"{len(rows)} invalid row(s): nothing was imported", code="invalid_rows",
+                                       details={"rejected": len(rows), "rows": rows})
             raise ValidationError(errors)
         data = serializer.validated_data
-        try:
-            report = ingest_payload(data["space"], [dict(track) for track in data["tracks"]])
-        except IngestRejected as exc:
-            raise ApiError(str(exc), "invalid_rows", details=_report_details(exc.report)) from None
-        except IngestError as exc:
-            raise ApiError(str(exc), exc.code) from None
+        report = ingest_payload(data["space"], [dict(track) for track in data["tracks"]])  # IngestError: 400
         code = status.HTTP_201_CREATED if report.created else status.HTTP_200_OK
         return Response(CatalogIngestReportSerializer(report).data, status=code)
-
-
-def _report_details(report) -> dict:
-    return {"space": report.space, "rejected": report.rejected, "rows": [e.as_dict() for e in report.errors]}

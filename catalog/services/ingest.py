@@ -34,30 +34,31 @@ from catalog.ingest.records import RowError, RowInvalid, TrackRecord, check_vect
 from catalog.models import EmbeddingSpace
 from catalog.services.spaces import SpaceConflictError, ensure_space
 from catalog.vector_index import build_index, drop_index, has_index, refresh_statistics
+from core.errors import InvalidInput
 from prior.encoders.base import EncoderError
 
 Item = TrackRecord | RowError
 
 
-class IngestError(Exception):
+class IngestError(InvalidInput):
     """The input cannot be ingested at all (unknown space, unreadable file, encoder problem): one-line message.
 
     ``code`` is a stable name for API clients (``unknown_space``, ``space_conflict``, ``invalid_file``, ...).
     """
 
     def __init__(self, message: str, code: str = "ingest_failed"):
-        super().__init__(message)
-        self.code = code
+        super().__init__(message, code=code)
 
 
 class IngestRejected(IngestError):
-    """Some rows are invalid and ``skip_invalid`` is off: nothing was written; ``report`` lists every bad row."""
+    """Some rows are invalid and ``skip_invalid`` is off: nothing was written; ``report`` lists every bad row
+    (also in ``details``, as the API shows them)."""
 
     def __init__(self, report: IngestReport):
         self.report = report
-        self.code = "invalid_rows"
         message = f"{report.rejected} invalid row(s): nothing was imported (skip-invalid imports the rest)"
-        Exception.__init__(self, message)
+        InvalidInput.__init__(self, message, code="invalid_rows", details={
+            "space": report.space, "rejected": report.rejected, "rows": [e.as_dict() for e in report.errors]})
 
 
 @dataclass

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from django.db import transaction
 
-from config.errors import ApiError
+from core.errors import InvalidInput
 from recommend.models import Session, SteeringEvent
 from recommend.selectors import get_session, served_track_ids
 
@@ -20,19 +20,19 @@ def record_feedback(session: Session, liked: Sequence[int] = (), skipped: Sequen
     liked = list(dict.fromkeys(int(t) for t in liked))
     skipped = list(dict.fromkeys(int(t) for t in skipped))
     if not liked and not skipped:
-        raise ApiError("Send at least one track id in `liked` or `skipped`.", code="empty_feedback")
+        raise InvalidInput("Send at least one track id in `liked` or `skipped`.", code="empty_feedback")
     if len(liked) + len(skipped) > MAX_FEEDBACK_IDS:
-        raise ApiError(f"At most {MAX_FEEDBACK_IDS} track ids per request.", code="too_many_ids")
+        raise InvalidInput(f"At most {MAX_FEEDBACK_IDS} track ids per request.", code="too_many_ids")
     both = sorted(set(liked) & set(skipped))
     if both:
-        raise ApiError("A track cannot be both liked and skipped.", code="conflicting_feedback",
-                       details={"tracks": both})
+        raise InvalidInput("A track cannot be both liked and skipped.", code="conflicting_feedback",
+                           details={"tracks": both})
     with transaction.atomic():
         session = get_session(session.pk, for_update=True)
         unknown = sorted((set(liked) | set(skipped)) - served_track_ids(session))
         if unknown:
-            raise ApiError("These tracks were not served in this session.", code="track_not_served",
-                           details={"tracks": unknown})
+            raise InvalidInput("These tracks were not served in this session.", code="track_not_served",
+                               details={"tracks": unknown})
         session.liked = [t for t in session.liked if t not in skipped and t not in liked] + liked
         session.skipped = [t for t in session.skipped if t not in liked and t not in skipped] + skipped
         session.save(update_fields=["liked", "skipped", "updated_at"])

@@ -19,7 +19,7 @@ from django.db import transaction
 from PIL import Image
 
 from catalog.selectors import get_space, tracks_by_id, tracks_matching
-from config.errors import ApiError
+from core.errors import InvalidInput, TooLarge, UnsupportedMedia
 from prior.config import config_to_dict
 from prior.images import ImageInputError, load_image
 from prior.steering import NULL_GUIDANCE, retrieval_vectors
@@ -32,11 +32,11 @@ from recommend.ranking import MERGE_METHODS, RankedItem, rank_playlist
 from recommend.selectors import candidate_features, playlist_candidates
 from recommend.services.steering_vectors import SteeringState, steering_plan
 from recommend.tags import clean_tags
-from worker.errors import SamplingUnavailable
 
 log = logging.getLogger("recommend.playlists")
 
-IMAGE_ERROR_STATUS = {"unsupported_format": 415, "too_many_pixels": 413, "truncated_image": 400, "invalid_image": 400}
+IMAGE_ERROR_KIND = {"unsupported_format": UnsupportedMedia, "too_many_pixels": TooLarge,
+                    "truncated_image": InvalidInput, "invalid_image": InvalidInput}
 
 
 @dataclass
@@ -56,12 +56,9 @@ class ComputedPlaylist:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
-def image_error(exc: ImageInputError) -> ApiError:
-    return ApiError(exc.message, code=exc.code, status_code=IMAGE_ERROR_STATUS.get(exc.code, 400))
-
-
-def unavailable(exc: SamplingUnavailable) -> ApiError:
-    return ApiError(str(exc), code=getattr(exc, "code", "sampling_unavailable"), status_code=503)
+def image_error(exc: ImageInputError) -> InvalidInput | TooLarge | UnsupportedMedia:
+    """The prior's refusal of an image (it knows no application errors) as the error of its kind."""
+    return IMAGE_ERROR_KIND.get(exc.code, InvalidInput)(exc.message, code=exc.code)
 
 
 def query_vector(image: bytes | Image.Image | None, image_embedding: Sequence[float] | None) -> np.ndarray:
@@ -71,7 +68,7 @@ def query_vector(image: bytes | Image.Image | None, image_embedding: Sequence[fl
     because encoders emit unit vectors and the prior was trained on them.
     """
     if (image is None) == (image_embedding is None):
-        raise ApiError("Send exactly one of `image` or `image_embedding`.", code="missing_query")
+        raise InvalidInput("Send exactly one of `image` or `image_embedding`.", code="missing_query")
     try:
         space = engine.cond_space()
         if image is not None:
@@ -80,19 +77,17 @@ def query_vector(image: bytes | Image.Image | None, image_embedding: Sequence[fl
             return engine.encode_image(image)
     except ImageInputError as exc:
         raise image_error(exc) from None
-    except SamplingUnavailable as exc:
-        raise unavailable(exc) from None
     vector = np.asarray(image_embedding, dtype=np.float64)
     details = {"expected_dimension": space.dim, "space": space.name}
     if vector.ndim != 1 or vector.shape[0] != space.dim:
-        raise ApiError(
+        raise InvalidInput(
             f"image_embedding must have {space.dim} numbers (space {space.name}), got {vector.shape[-1]}.",
             code="invalid_embedding",
             details=details,
         )
     norm = float(np.linalg.norm(vector)) if np.isfinite(vector).all() else math.nan
     if not np.isfinite(norm) or norm < 1e-12:
-        raise ApiError("image_embedding must be finite and non-zero.", code="invalid_embedding", details=details)
+        raise InvalidInput("image_embedding must be finite and non-zero.", code="invalid_embedding", details=details)
     return (vector / norm).astype(np.float32)
 
 
@@ -118,7 +113,7 @@ def compute_playlist(
 
     merge = merge or conf.get("RECOMMEND_MERGE")
     if merge not in MERGE_METHODS:
-        raise ApiError(f"unknown merge method {merge!r}", code="invalid_merge", details={"choices": MERGE_METHODS})
+        raise InvalidInput(f"unknown merge method {merge!r}", code="invalid_merge", details={"choices": MERGE_METHODS})
     if rng_seed is None:
         fixed = conf.get("RECOMMEND_RNG_SEED")  # set for reproducible runs (tests, benchmarks); None: fresh seeds
         rng_seed = secrets.randbits(31) if fixed is None else int(fixed)
@@ -140,10 +135,8 @@ def compute_playlist(
             null_seeds = engine.sample_seeds(cond, n_seeds, NULL_GUIDANCE, plan.pairs, seed=rng_seed,
                                              steer_schedule=plan.schedule)
             seeds = retrieval_vectors(plan, seeds, null_seeds)
-    except SamplingUnavailable as exc:
-        raise unavailable(exc) from None
     except ValueError as exc:  # the prior refused the input (validated above, so a model/session mismatch)
-        raise ApiError(f"The prior refused the request: {exc}", code="sampling_rejected") from None
+        raise InvalidInput(f"The prior refused the request: {exc}", code="sampling_rejected") from None
     timings["sample"] = (time.perf_counter() - t1) * 1000
     t2 = time.perf_counter()
     pool_factor = int(conf.get("RECOMMEND_POOL_FACTOR"))

@@ -13,7 +13,7 @@ from typing import Any
 
 from catalog.services.subsonic import default_source
 from catalog.subsonic import SubsonicAuthError, SubsonicClient, SubsonicError, SubsonicUnreachable
-from config.errors import ApiError
+from core.errors import Conflict, Unavailable, UpstreamFailed
 from recommend.models import Playlist
 
 MAX_NAME_LENGTH = 200
@@ -37,35 +37,37 @@ def default_name(playlist: Playlist) -> str:
 
 
 def configured_client() -> SubsonicClient:
-    """The server in settings (``SUBSONIC_URL``/``_USER``/``_PASSWORD``); 503 ``push_not_configured`` if unset."""
+    """The server in settings (``SUBSONIC_URL``/``_USER``/``_PASSWORD``); Unavailable ``push_not_configured`` if
+    unset."""
     from django.conf import settings
 
     if not (settings.SUBSONIC_URL and settings.SUBSONIC_USER and settings.SUBSONIC_PASSWORD):
-        raise ApiError("No Subsonic server is configured (SUBSONIC_URL, SUBSONIC_USER, SUBSONIC_PASSWORD).",
-                       code="push_not_configured", status_code=503)
+        raise Unavailable("No Subsonic server is configured (SUBSONIC_URL, SUBSONIC_USER, SUBSONIC_PASSWORD).",
+                          code="push_not_configured")
     try:
         return SubsonicClient(settings.SUBSONIC_URL, settings.SUBSONIC_USER, settings.SUBSONIC_PASSWORD,
                               auth=settings.SUBSONIC_AUTH, timeout=float(settings.SUBSONIC_TIMEOUT))
     except SubsonicError as exc:
-        raise ApiError(str(exc), code="push_not_configured", status_code=503) from None
+        raise Unavailable(str(exc), code="push_not_configured") from None
 
 
-def server_error(exc: SubsonicError) -> ApiError:
-    """A failure of the music server, not of this request: 502 with a stable code."""
+def server_error(exc: SubsonicError) -> UpstreamFailed:
+    """A failure of the music server, not of this request, with a stable code."""
     if isinstance(exc, SubsonicUnreachable):
         code = "subsonic_unreachable"
     elif isinstance(exc, SubsonicAuthError):
         code = "subsonic_auth_failed"
     else:
         code = "subsonic_error"
-    return ApiError(str(exc), code=code, status_code=502, details={"subsonic_code": exc.code})
+    return UpstreamFailed(str(exc), code=code, details={"subsonic_code": exc.code})
 
 
 def push_playlist(playlist: Playlist, client: SubsonicClient, *, name: str = "", source: str = "") -> PushResult:
     """Create or update the server playlist ``name`` with the playlist's tracks from ``source`` (see module doc).
 
     ``playlist`` must have its items and tracks loaded (:func:`recommend.selectors.get_playlist`). Raises
-    :class:`ApiError` (409 ``nothing_to_push`` when no track came from the server; 502 when the server fails).
+    :class:`~core.errors.Conflict` ``nothing_to_push`` when no track came from the server, and
+    :class:`~core.errors.UpstreamFailed` when the server fails.
     """
     name = (name or default_name(playlist)).strip()[:MAX_NAME_LENGTH]
     source = source or default_source(client.url)
@@ -80,8 +82,8 @@ def push_playlist(playlist: Playlist, client: SubsonicClient, *, name: str = "",
             result.skipped.append({"track_id": track.pk, "source": track.source,
                                    "reason": f"not a song of {source}"})
     if not song_ids:
-        raise ApiError(f"None of the playlist's tracks came from {source}: nothing to push.", code="nothing_to_push",
-                       status_code=409, details={"source": source, "skipped": len(result.skipped)})
+        raise Conflict(f"None of the playlist's tracks came from {source}: nothing to push.", code="nothing_to_push",
+                       details={"source": source, "skipped": len(result.skipped)})
     try:
         existing = _find(client, name)
         if existing is None:

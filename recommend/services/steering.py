@@ -14,15 +14,14 @@ from collections.abc import Sequence
 from django.db import transaction
 
 from catalog.selectors import tracks_in_space
-from config.errors import ApiError
+from core.errors import Conflict, InvalidInput
 from recommend import conf, engine
 from recommend.filters import PlaylistFilters, session_filters
 from recommend.models import MAX_TAGS, Playlist, Session, SteeringEvent
 from recommend.selectors import get_session, served_so_far
-from recommend.services.playlist import compute_playlist, store_playlist, unavailable
+from recommend.services.playlist import compute_playlist, store_playlist
 from recommend.services.steering_vectors import SteeringState
 from recommend.tags import clean_tags
-from worker.errors import SamplingUnavailable
 
 
 def _accumulate(old: Sequence[str], new: Sequence[str], removed: Sequence[str], limit: int) -> list[str]:
@@ -32,27 +31,24 @@ def _accumulate(old: Sequence[str], new: Sequence[str], removed: Sequence[str], 
 
 
 def check_current(session: Session) -> None:
-    """409 when the prior was replaced by one with another condition space: the stored query cannot be reused."""
-    try:
-        current = engine.cond_space()
-    except SamplingUnavailable as exc:
-        raise unavailable(exc) from None
+    """Conflict when the prior was replaced by one with another condition space: the stored query cannot be reused."""
+    current = engine.cond_space()
     if session.cond_space != current.name or len(session.query_embedding) != current.dim:
-        raise ApiError(
+        raise Conflict(
             "This session was started with a model that is no longer served; start a new session.",
-            code="session_outdated", status_code=409,
+            code="session_outdated",
             details={"session_space": session.cond_space, "current_space": current.name},
         )
 
 
 def check_room(latest_version: int) -> None:
-    """409 ``session_full`` once a session has ``RECOMMEND_MAX_VERSIONS`` versions: every steer excludes all tracks
+    """Conflict ``session_full`` once a session has ``RECOMMEND_MAX_VERSIONS`` versions: every steer excludes all tracks
     served before, so each later one searches a longer exclusion list and a smaller remaining catalog."""
     limit = int(conf.get("RECOMMEND_MAX_VERSIONS"))
     if latest_version >= limit:
-        raise ApiError(
+        raise Conflict(
             f"This session has reached {limit} playlist versions; start a new session (from-image) to go on.",
-            code="session_full", status_code=409, details={"max_versions": limit},
+            code="session_full", details={"max_versions": limit},
         )
 
 
@@ -80,7 +76,7 @@ def steer_session(
     tags, avoid = clean_tags(tags), clean_tags(avoid, field="avoid")
     both = sorted(set(tags) & set(avoid))
     if both:
-        raise ApiError("A tag cannot be both wanted and avoided.", code="conflicting_tags", details={"tags": both})
+        raise InvalidInput("A tag cannot be both wanted and avoided.", code="conflicting_tags", details={"tags": both})
     limit = MAX_TAGS
     with engine.sampling_ahead(), transaction.atomic():  # concurrent requests share a sampling pass
         session = get_session(session.pk, for_update=True)

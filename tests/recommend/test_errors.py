@@ -193,6 +193,18 @@ def test_no_prior_is_503_and_stores_nothing(api, settings, tmp_path):
         engine.reset()  # the settings fixture restores PRIOR_CHECKPOINT; the next call reloads the tiny prior
 
 
+def test_a_steer_without_a_prior_is_503_and_stores_nothing(api, settings, tmp_path):
+    session_id, token, _ = start(api, size=3)
+    settings.PRIOR_CHECKPOINT = str(tmp_path / "missing")
+    engine.reset()
+    try:
+        before = counts()
+        assert_error(steer(api, session_id, token, tags=["jazz"]), 503, "prior_not_ready")
+        assert counts() == before and Session.objects.get(pk=session_id).tags == []
+    finally:
+        engine.reset()
+
+
 def test_session_from_a_replaced_model_is_409(api):
     session_id, token, _ = start(api, size=3)
     Session.objects.filter(pk=session_id).update(cond_space="clip-vit-b-32")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from config.errors import ApiError
+from core.errors import ApplicationError
 from recommend import engine
 from recommend.selectors import get_playlist
 from recommend.services.playlist import playlist_from_image
@@ -45,8 +45,8 @@ class Command(BaseCommand):
                 image=photo.read_bytes(), tags=tags, size=options["size"], seeds=options["seeds"],
                 guidance=options["guidance"], merge=options["merge"],
             )
-        except ApiError as exc:
-            raise CommandError(f"{exc.error_code}: {exc.detail}") from None
+        except ApplicationError as exc:
+            raise CommandError(f"{exc.code}: {exc}") from None
         playlist = get_playlist(created.playlist.pk)
         self.print_table(playlist)
         space = engine.music_space()

@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from catalog.management.commands.ingest_subsonic import password_from
 from catalog.subsonic import AUTH_MODES, SubsonicClient, SubsonicError
-from config.errors import ApiError
+from core.errors import ApplicationError
 from recommend.selectors import get_playlist
 from recommend.services.push import push_playlist
 
@@ -42,8 +42,8 @@ class Command(BaseCommand):
             playlist = get_playlist(opts["playlist_id"])
             result = push_playlist(playlist, client, name=opts["name"],
                                    source=opts["source"] or settings.SUBSONIC_SOURCE)
-        except (ApiError, SubsonicError) as exc:
-            raise CommandError(str(getattr(exc, "detail", exc))) from None
+        except (ApplicationError, SubsonicError) as exc:
+            raise CommandError(str(exc)) from None
         verb = "created" if result.created else "updated"
         self.stdout.write(self.style.SUCCESS(
             f"{verb} {result.name!r} (id {result.server_playlist_id}) on {client.url}: {len(result.pushed)} songs, "
