@@ -132,7 +132,7 @@ def rebuild_index(m: int) -> None:
 
 
 def prior_dtype() -> str:
-    from worker import runtime
+    from serving import runtime
 
     return str(runtime.get_prior().dtype).removeprefix("torch.")
 

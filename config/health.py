@@ -45,7 +45,7 @@ def check_broker() -> tuple[bool, str]:
 
 def check_prior() -> tuple[bool, str]:
     try:
-        from worker.runtime import readiness
+        from serving.runtime import readiness
 
         return readiness()
     except Exception as exc:

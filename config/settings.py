@@ -68,7 +68,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from here, not from a CDN
     "catalog",
     "recommend",
-    "worker",
+    "serving",
     "web",
 ]
 

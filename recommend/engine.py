@@ -2,7 +2,7 @@
 
 Why one module: the web side must not care whether the models live in this process or on a Celery GPU worker
 (:func:`worker.tasks.sample_seeds` decides), and services and tests then patch or reset a single seam.
-Errors: :class:`worker.errors.SamplingUnavailable` (model missing, broker down, worker timeout) propagates to the
+Errors: :class:`serving.errors.SamplingUnavailable` (model missing, broker down, worker timeout) propagates to the
 service, which turns it into a 503.
 """
 
@@ -17,7 +17,8 @@ from django.conf import settings
 
 from prior.config import SteeringConfig
 from prior.spaces import EmbeddingSpace
-from worker import runtime, tasks
+from serving import runtime
+from worker import tasks
 
 Steer = Sequence[tuple[np.ndarray, float]]
 

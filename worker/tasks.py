@@ -5,7 +5,7 @@
   prior directly: no JSON round trip for a call that takes milliseconds;
 - a broker configured: as :func:`sample_seeds_task` on a Celery worker (GPU when it has one), waiting at most
   ``CELERY_TASK_TIME_LIMIT`` seconds.
-Either way failures the caller cannot fix come back as a :class:`~worker.errors.SamplingUnavailable` (HTTP 503)
+Either way failures the caller cannot fix come back as a :class:`~serving.errors.SamplingUnavailable` (HTTP 503)
 and bad input as ``ValueError`` (HTTP 400), never as a broker library's own exception.
 """
 
@@ -20,10 +20,10 @@ from celery.exceptions import TimeoutError as CeleryTimeoutError
 from django.conf import settings
 from kombu.exceptions import OperationalError
 
-from worker import runtime
+from serving import runtime
+from serving.errors import BrokerUnavailable, WorkerTimeout
+from serving.runtime import uses_broker
 from worker.celery import app
-from worker.errors import BrokerUnavailable, WorkerTimeout
-from worker.runtime import uses_broker
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +87,8 @@ def sample_seeds(
 ) -> np.ndarray:
     """``n_seeds`` seed embeddings ``[n_seeds, Dm]`` (float32, L2-normalised) for the query ``cond [Dc]``.
 
-    Raises ``ValueError`` for bad input, :class:`~worker.errors.PriorNotReady` when the model is not set up,
-    :class:`~worker.errors.BrokerUnavailable` when the broker is down and :class:`~worker.errors.WorkerTimeout`
+    Raises ``ValueError`` for bad input, :class:`~serving.errors.PriorNotReady` when the model is not set up,
+    :class:`~serving.errors.BrokerUnavailable` when the broker is down and :class:`~serving.errors.WorkerTimeout`
     when no worker answers within ``CELERY_TASK_TIME_LIMIT`` seconds.
     """
     if not uses_broker():

@@ -32,7 +32,7 @@ from recommend.ranking import MERGE_METHODS, RankedItem, rank_playlist
 from recommend.selectors import candidate_features, playlist_candidates
 from recommend.services.steering_vectors import SteeringState, steering_plan
 from recommend.tags import clean_tags
-from worker.errors import SamplingUnavailable
+from serving.errors import SamplingUnavailable
 
 log = logging.getLogger("recommend.playlists")
 

@@ -22,7 +22,7 @@ from recommend.selectors import get_session, served_so_far
 from recommend.services.playlist import compute_playlist, store_playlist, unavailable
 from recommend.services.steering_vectors import SteeringState
 from recommend.tags import clean_tags
-from worker.errors import SamplingUnavailable
+from serving.errors import SamplingUnavailable
 
 
 def _accumulate(old: Sequence[str], new: Sequence[str], removed: Sequence[str], limit: int) -> list[str]:

@@ -12,10 +12,10 @@ import sys
 import pytest
 
 from recommend import engine
+from serving import runtime
 from tests.conftest import running_valkey, start_watched_process, worker_env
 from tests.recommend.test_from_image import upload
 from tests.worker.conftest import celery_broker
-from worker import runtime
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""worker.runtime: per-process model loading, space checks against the catalog and encoders, readiness."""
+"""serving.runtime: per-process model loading, space checks against the catalog and encoders, readiness."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import threading
 import numpy as np
 import pytest
 
+from serving import runtime
+from serving.errors import PriorNotReady
 from tests.worker.conftest import MUSIC_SPACE, train_tiny_prior
-from worker import runtime
-from worker.errors import PriorNotReady
 
 
 @pytest.mark.django_db
@@ -173,7 +173,7 @@ def test_unknown_prior_dtype_is_not_ready_with_the_choices(served_prior, setting
 @pytest.mark.parametrize(("value", "expected"), [(None, False), ("0", False), ("1", True), ("yes", True),
                                                  (True, True), (False, False)])
 def test_cuda_graphs_setting(settings, monkeypatch, value, expected):
-    from worker import runtime
+    from serving import runtime
 
     monkeypatch.delenv("PRIOR_CUDA_GRAPHS", raising=False)
     if value is None:

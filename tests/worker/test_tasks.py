@@ -9,9 +9,9 @@ import time
 import numpy as np
 import pytest
 
+from serving import runtime
+from serving.errors import BrokerUnavailable, PriorNotReady, SamplingUnavailable, WorkerTimeout
 from tests.worker.conftest import COND_SPACE, MUSIC_SPACE, celery_broker
-from worker import runtime
-from worker.errors import BrokerUnavailable, PriorNotReady, SamplingUnavailable, WorkerTimeout
 from worker.tasks import sample_seeds, uses_broker
 
 COND = np.linspace(-1.0, 1.0, COND_SPACE.dim, dtype=np.float32)

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from serving import runtime
 from tests.worker.conftest import COND_SPACE, celery_broker
-from worker import runtime
 from worker.tasks import sample_seeds
 
 ROOT = Path(__file__).resolve().parents[2]
