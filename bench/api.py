@@ -190,9 +190,9 @@ def breakdown(pngs: list[bytes], n: int, postmaster: int) -> dict:
     from django.conf import settings
 
     from prior.images import load_image
-    from recommend import engine
     from recommend.services.playlist import playlist_from_image
     from recommend.services.steering import steer_session
+    from serving import engine
 
     stages: dict[str, dict[str, list[float]]] = {"from_image": {}, "steer": {}, "ann_parts": {}, "postgres_cpu_ms": {}}
 

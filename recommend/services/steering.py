@@ -15,13 +15,14 @@ from django.db import transaction
 
 from catalog.selectors import tracks_in_space
 from config.errors import ApiError
-from recommend import conf, engine
+from recommend import conf
 from recommend.filters import PlaylistFilters, session_filters
 from recommend.models import MAX_TAGS, Playlist, Session, SteeringEvent
 from recommend.selectors import get_session, served_so_far
 from recommend.services.playlist import compute_playlist, store_playlist, unavailable
 from recommend.services.steering_vectors import SteeringState
 from recommend.tags import clean_tags
+from serving import engine
 from serving.errors import SamplingUnavailable
 
 

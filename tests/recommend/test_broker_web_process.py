@@ -11,8 +11,7 @@ import sys
 
 import pytest
 
-from recommend import engine
-from serving import runtime
+from serving import engine, runtime
 from tests.conftest import running_valkey, start_watched_process, worker_env
 from tests.recommend.test_from_image import upload
 from tests.worker.conftest import celery_broker

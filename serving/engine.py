@@ -1,4 +1,5 @@
-"""The one place the recommend app reaches the models: encoders and the prior, through the worker's runtime.
+"""The one place the web side (the recommend app, its commands) reaches the models: encoders and the prior,
+through :mod:`serving.runtime` and :mod:`serving.sampling`.
 
 Why one module: the web side must not care whether the models live in this process or on a Celery GPU worker
 (:func:`serving.sampling.sample_seeds` decides), and services and tests then patch or reset a single seam.
