@@ -1,9 +1,12 @@
 """The intended layering, read from the code's imports (``ast``; every import counts, also one inside a function):
 a new dependency that points the wrong way, or a new import circle, fails here. docs/architecture.md says why.
 
-    prior  <-  catalog  <-  recommend  <-  web
-                  ^            |
-                  +--------- worker        config: wiring (settings, URLs, health, servers) + base (env, errors)
+    prior  <-  catalog  <-  serving  <-  recommend  <-  web
+                              ^
+                              +---- worker        config: wiring (settings, URLs, health, servers) + base (env, errors)
+
+``serving`` owns the models of a serving process and where sampling runs; ``worker`` (the Celery app and its thin
+tasks) sits above it and nothing but the wiring imports it: serving sends the task by name.
 
 ``config`` is two things: its wiring modules are the composition root (they may import any app, and no app
 imports them), and its base modules (``config.env``, ``config.errors``, ``config.embedded_db``,
@@ -86,7 +89,17 @@ def test_prior_is_a_library_without_django_or_the_apps():
 
 
 def test_catalog_does_not_depend_on_what_builds_on_it():
-    assert _offenders("catalog", {"recommend", "worker", "web"}) == []
+    assert _offenders("catalog", {"serving", "recommend", "worker", "web"}) == []
+
+
+def test_serving_stands_below_recommend_and_the_worker():
+    assert _offenders("serving", {"recommend", "worker", "web"}) == []
+
+
+def test_only_the_wiring_imports_the_worker_and_it_imports_only_serving():
+    assert [o for package in ("prior", "catalog", "serving", "recommend", "web")
+            for o in _offenders(package, {"worker"})] == []
+    assert _offenders("worker", set(PACKAGES) - {"worker", "serving"}) == []
 
 
 def test_no_app_imports_the_wiring():
