@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 
 import numpy as np
+from celery import Celery
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -37,7 +38,7 @@ Steer = Sequence[tuple[np.ndarray, float]]
 SAMPLE_SEEDS_TASK = "worker.sample_seeds"
 
 
-def celery_app():
+def celery_app() -> Celery:
     """The project's Celery app (``settings.SERVING_CELERY_APP``, a dotted path): what :func:`sample_seeds` sends
     the task through. Named in the settings rather than imported, since the worker package imports this one."""
     return import_string(settings.SERVING_CELERY_APP)
