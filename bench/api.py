@@ -163,7 +163,7 @@ def run_phase(kind: str, base: str, pngs: list[bytes], clients: int, duration: f
 
 def batching_from_log(path: Path) -> dict:
     """Sampling queries and batched passes of the whole server run (warm-up included), from what each gunicorn
-    worker logs at exit (worker/process.py: log_batching)."""
+    worker logs at exit (serving/process.py: log_batching)."""
     queries = passes = 0
     for match in re.finditer(r"sampling: (\d+) queries in (\d+) passes", path.read_text(errors="replace")):
         queries, passes = queries + int(match[1]), passes + int(match[2])
@@ -190,9 +190,9 @@ def breakdown(pngs: list[bytes], n: int, postmaster: int) -> dict:
     from django.conf import settings
 
     from prior.images import load_image
-    from recommend import engine
     from recommend.services.playlist import playlist_from_image
     from recommend.services.steering import steer_session
+    from serving import engine
 
     stages: dict[str, dict[str, list[float]]] = {"from_image": {}, "steer": {}, "ann_parts": {}, "postgres_cpu_ms": {}}
 
@@ -233,7 +233,7 @@ def breakdown(pngs: list[bytes], n: int, postmaster: int) -> dict:
     from catalog.selectors import get_space, nearest_candidates, nearest_tracks
     from recommend import conf
     from recommend.selectors import playlist_candidates
-    from worker import runtime
+    from serving import runtime
 
     prior = runtime.get_prior()
     space = get_space(settings.CATALOG_SPACE)

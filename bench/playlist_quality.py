@@ -78,9 +78,9 @@ def run_setting(conds: np.ndarray, truths: np.ndarray, n_seeds: int, ef_search: 
     from django.test.utils import override_settings
 
     from catalog.selectors import get_space, vectors_for
-    from recommend import engine
     from recommend.services.playlist import compute_playlist
     from recommend.services.steering_vectors import SteeringState
+    from serving import engine
 
     space = get_space(settings.CATALOG_SPACE)
     ids, rows, ann_ms = [], [], []
@@ -132,7 +132,7 @@ def rebuild_index(m: int) -> None:
 
 
 def prior_dtype() -> str:
-    from worker import runtime
+    from serving import runtime
 
     return str(runtime.get_prior().dtype).removeprefix("torch.")
 

@@ -18,14 +18,14 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 
 
 def post_worker_init(worker) -> None:
-    """Load the models and freeze the loaded heap before this worker takes requests (worker/process.py)."""
-    from worker.process import prepare_serving_process
+    """Load the models and freeze the loaded heap before this worker takes requests (serving/process.py)."""
+    from serving.process import prepare_serving_process
 
     prepare_serving_process(worker.log)
 
 
 def worker_exit(server, worker) -> None:
-    """Log how many sampling queries this worker served in how many batched passes (worker/process.py)."""
-    from worker.process import log_batching
+    """Log how many sampling queries this worker served in how many batched passes (serving/process.py)."""
+    from serving.process import log_batching
 
     log_batching(worker.log)

@@ -34,9 +34,9 @@ def check_broker() -> tuple[bool, str]:
     if not settings.CELERY_BROKER_URL:
         return True, "no broker configured: tasks run in-process"
     try:
-        from worker.celery import app
+        from serving.sampling import celery_app
 
-        with app.connection_for_write() as conn:
+        with celery_app().connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
     except Exception as exc:
         return False, f"broker unreachable: {exc.__class__.__name__}"
@@ -45,7 +45,7 @@ def check_broker() -> tuple[bool, str]:
 
 def check_prior() -> tuple[bool, str]:
     try:
-        from worker.runtime import readiness
+        from serving.runtime import readiness
 
         return readiness()
     except Exception as exc:

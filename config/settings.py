@@ -68,7 +68,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from here, not from a CDN
     "catalog",
     "recommend",
-    "worker",
+    "serving",
     "web",
 ]
 
@@ -254,6 +254,9 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = {"celery": {}, "prior": {}}
 CELERY_TASK_ROUTES = {"worker.sample_seeds": {"queue": "prior"}}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# The Celery app the serving layer sends sampling tasks through (by name, serving/sampling.py): named here, the
+# composition root, because the worker package that defines it imports serving.
+SERVING_CELERY_APP = "worker.celery.app"
 # A prefork child loads the prior before it reports for duty (worker/celery.py); weights onto a GPU can take tens of
 # seconds, and Celery's default 4 s would have the child killed and replaced, over and over.
 CELERY_WORKER_PROC_ALIVE_TIMEOUT = env_value("CELERY_WORKER_PROC_ALIVE_TIMEOUT", 120.0)

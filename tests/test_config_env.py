@@ -122,7 +122,7 @@ def test_https_only_makes_the_deploy_checks_clean():
 # stops `manage.py` (and so gunicorn's and Celery's Django set-up, which run the same app checks) at start, naming
 # the variable, instead of passing boot and /readyz and failing requests later.
 MALFORMED = {
-    "PRIOR_BATCH_MAX": "eight",  # worker/conf.py
+    "PRIOR_BATCH_MAX": "eight",  # serving/conf.py
     "PRIOR_BATCH_WAIT_MS": "-5",
     "PRIOR_CPU_THREADS": "two",
     "PRIOR_DEVICE": "gpu",
@@ -138,7 +138,7 @@ MALFORMED = {
 
 
 def test_every_worker_setting_has_a_malformed_case():
-    from worker import conf
+    from serving import conf
 
     assert set(conf.DEFAULTS) <= set(MALFORMED)
 

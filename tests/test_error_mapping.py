@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from config import urls as project_urls
 from core import errors
-from worker.errors import BrokerUnavailable, PriorNotReady, SamplingUnavailable, WorkerTimeout
+from serving.errors import BrokerUnavailable, PriorNotReady, SamplingUnavailable, WorkerTimeout
 
 pytestmark = pytest.mark.urls(__name__)
 

@@ -1,9 +1,12 @@
 """The intended layering, read from the code's imports (``ast``; every import counts, also one inside a function):
 a new dependency that points the wrong way, or a new import circle, fails here. docs/architecture.md says why.
 
-    prior  <-  catalog  <-  recommend  <-  web
-                  ^            |
-                  +--------- worker        config: wiring (settings, URLs, errors, health, servers) + base
+    prior  <-  catalog  <-  serving  <-  recommend  <-  web
+                               ^
+                               +---- worker        config: wiring (settings, URLs, errors, health, servers) + base
+
+``serving`` owns the models of a serving process and where sampling runs; ``worker`` (the Celery app and its thin
+tasks) sits above it and nothing but the wiring imports it: serving sends the task by name.
 
 ``core`` (application errors and the API's error shape) is the floor every app may stand on: it imports no app and
 no config. ``config`` is two things: its wiring modules are the composition root (they may import any app, and no
@@ -21,7 +24,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("prior", "core", "catalog", "recommend", "worker", "web", "config")
+PACKAGES = ("prior", "core", "catalog", "serving", "recommend", "worker", "web", "config")
 CONFIG_BASE = {"config", "config.env", "config.embedded_db", "config.db_router"}
 # What an app may still import from config, and why it stays there: reading the environment the way the settings
 # do (``recommend.conf``, ``manage.py demo``), and which database a read goes to, a decision made in the settings'
@@ -82,8 +85,8 @@ def _offenders(source: str, forbidden: set[str]) -> list[str]:
 
 
 def test_the_scan_sees_the_code():
-    assert {"prior.sampling", "recommend.services.playlist", "worker.runtime", "config.urls"} <= set(MODULES)
-    assert "recommend.engine" in IMPORTS["recommend.services.playlist"]  # `from recommend import conf, engine`
+    assert {"prior.sampling", "recommend.services.playlist", "serving.runtime", "config.urls"} <= set(MODULES)
+    assert "serving.engine" in IMPORTS["recommend.services.playlist"]  # `from serving import engine`
 
 
 def test_prior_is_a_library_without_django_or_the_apps():
@@ -97,7 +100,17 @@ def test_core_is_the_floor():
 
 
 def test_catalog_does_not_depend_on_what_builds_on_it():
-    assert _offenders("catalog", {"recommend", "worker", "web"}) == []
+    assert _offenders("catalog", {"serving", "recommend", "worker", "web"}) == []
+
+
+def test_serving_stands_below_recommend_and_the_worker():
+    assert _offenders("serving", {"recommend", "worker", "web"}) == []
+
+
+def test_only_the_wiring_imports_the_worker_and_it_imports_only_serving():
+    assert [o for package in ("prior", "catalog", "serving", "recommend", "web")
+            for o in _offenders(package, {"worker"})] == []
+    assert _offenders("worker", set(PACKAGES) - {"worker", "serving"}) == []
 
 
 def test_no_app_imports_the_wiring():
@@ -130,7 +143,8 @@ def test_no_circles_between_packages():
     assert graph["config"] <= {"config"}  # the base of config imports no app
 
 
-@pytest.mark.parametrize("package", ["recommend.services", "recommend", "catalog", "worker", "prior", "core"])
+@pytest.mark.parametrize("package", ["recommend.services", "recommend", "catalog", "serving", "worker", "prior",
+                                     "core"])
 def test_no_circles_between_modules(package):
     """Within the package (a circle hidden behind a function-level import counts: it is still a circle)."""
     inside = {name for name in MODULES if name.startswith(f"{package}.")}

@@ -1,1 +1,1 @@
-"""The Celery app and thin tasks that call services; it owns model loading per worker process."""
+"""The Celery app (:mod:`worker.celery`) and its thin tasks (:mod:`worker.tasks`), which call the serving layer."""

@@ -1,7 +1,7 @@
 """The Celery application. Without ``CELERY_BROKER_URL`` tasks run eagerly in-process (the embedded default).
 
 Start a worker with ``celery -A worker worker -l info --concurrency 1`` (GPU is used when torch sees one; one
-process per GPU, since each process holds its own copy of the models, see :mod:`worker.runtime`).
+process per GPU, since each process holds its own copy of the models, see :mod:`serving.runtime`).
 """
 
 import os
@@ -45,7 +45,7 @@ def plan_warm_up(sender, **_: object) -> None:
 
 
 def warm_up(**_: object) -> None:
-    """The prior only (tasks sample; encoding happens on the web side), then the freeze of worker.process."""
-    from worker.process import prepare_serving_process
+    """The prior only (tasks sample; encoding happens on the web side), then the freeze of serving.process."""
+    from serving.process import prepare_serving_process
 
     prepare_serving_process(encoders=False, sampling_here=True)

@@ -23,7 +23,7 @@ from core.errors import InvalidInput, TooLarge, UnsupportedMedia
 from prior.config import config_to_dict
 from prior.images import ImageInputError, load_image
 from prior.steering import NULL_GUIDANCE, retrieval_vectors
-from recommend import conf, engine
+from recommend import conf
 from recommend.diversify import DiversifyParams
 from recommend.explain import explain_playlist
 from recommend.filters import PlaylistFilters, diversifier_groups, resolve
@@ -32,6 +32,7 @@ from recommend.ranking import MERGE_METHODS, RankedItem, rank_playlist
 from recommend.selectors import candidate_features, playlist_candidates
 from recommend.services.steering_vectors import SteeringState, steering_plan
 from recommend.tags import clean_tags
+from serving import engine
 
 log = logging.getLogger("recommend.playlists")
 

@@ -15,13 +15,14 @@ from django.db import transaction
 
 from catalog.selectors import tracks_in_space
 from core.errors import Conflict, InvalidInput
-from recommend import conf, engine
+from recommend import conf
 from recommend.filters import PlaylistFilters, session_filters
 from recommend.models import MAX_TAGS, Playlist, Session, SteeringEvent
 from recommend.selectors import get_session, served_so_far
 from recommend.services.playlist import compute_playlist, store_playlist
 from recommend.services.steering_vectors import SteeringState
 from recommend.tags import clean_tags
+from serving import engine
 
 
 def _accumulate(old: Sequence[str], new: Sequence[str], removed: Sequence[str], limit: int) -> list[str]:

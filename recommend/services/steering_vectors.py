@@ -17,7 +17,8 @@ from catalog.models import EmbeddingSpace
 from catalog.selectors import vectors_for
 from prior import steering
 from prior.config import SteeringConfig
-from recommend import conf, engine
+from recommend import conf
+from serving import engine
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,7 @@ def catalog(django_db_setup, django_db_blocker, catalog_rows, tiny_prior):
     from catalog.services.spaces import space_from_prior
     from catalog.vector_index import drop_index
     from prior.spaces import MINILM
-    from recommend import engine
+    from serving import engine
 
     rows, vectors = catalog_rows
     with django_db_blocker.unblock():

@@ -11,11 +11,10 @@ import sys
 
 import pytest
 
-from recommend import engine
+from serving import engine, runtime
 from tests.conftest import running_valkey, start_watched_process, worker_env
 from tests.recommend.test_from_image import upload
 from tests.worker.conftest import celery_broker
-from worker import runtime
 
 
 @pytest.mark.slow
@@ -33,6 +32,7 @@ def test_a_broker_configured_web_process_serves_from_image_without_loading_the_p
             with celery_broker(settings, broker):
                 engine.reset()  # this process starts as a fresh web process: nothing loaded
                 response = upload(api, {"size": 10, "tags": "calm"})
+                ready = api.get("/readyz").json()["checks"]
                 loaded = runtime.loaded_prior()
                 cond, music = engine.cond_space(), engine.music_space()
         finally:
@@ -43,5 +43,7 @@ def test_a_broker_configured_web_process_serves_from_image_without_loading_the_p
     assert response.status_code == 201, (response.json(), output[-4000:])
     assert len(response.json()["playlist"]["items"]) == 10
     assert "worker.sample_seeds" in output and "succeeded" in output, output[-4000:]  # the worker sampled
-    assert loaded is None  # ... and this process never loaded the weights
+    assert loaded is None  # ... and this process never loaded the weights, not even for /readyz:
+    assert ready["broker"] == {"ok": True, "detail": "broker reachable"}
+    assert ready["prior"]["ok"] and "on Celery workers" in ready["prior"]["detail"], ready
     assert (cond.name, music.name) == ("palette-v1", live.CATALOG_SPACE)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from recommend import engine
 from recommend.models import Playlist, PlaylistItem, Session, SteeringEvent
+from serving import engine
 from tests.recommend.conftest import image_bytes
 from tests.recommend.test_from_image import URL, upload
 from tests.recommend.test_steer import start, steer

@@ -8,7 +8,7 @@ from tests.recommend.test_steer import start, steer
 
 def test_from_image_and_steer_announce_until_they_sample(api, catalog, monkeypatch):
     from recommend.services import playlist, steering
-    from worker import runtime
+    from serving import runtime
 
     session_id, token, _ = start(api)  # the first request loads the batcher
     batcher = runtime.loaded_batcher()
@@ -27,7 +27,7 @@ def test_from_image_and_steer_announce_until_they_sample(api, catalog, monkeypat
 
 
 def test_a_request_that_fails_before_sampling_withdraws_its_announcement(api, catalog):
-    from worker import runtime
+    from serving import runtime
 
     start(api)
     response = api.post(URL, {"image": _file(b"this is a text file, not a photo" * 10)}, format="multipart")

@@ -14,9 +14,9 @@ from prior.data.npz import Pairs
 from prior.evaluate import EvalData, SamplingChoice, diffusion_seeds
 from prior.service import PriorSampler
 from prior.spaces import MINILM
-from recommend import engine
 from recommend.models import Playlist
 from recommend.services.steering_vectors import steering_config
+from serving import engine
 from tests.recommend.test_steer import TAG, served, start, steer
 
 

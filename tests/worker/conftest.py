@@ -47,7 +47,7 @@ def fresh_runtime():
 
     import torch
 
-    from worker import runtime
+    from serving import runtime
 
     threads = torch.get_num_threads()  # loading a prior on CPU sets one thread per process; later tests want theirs
     runtime.reset()

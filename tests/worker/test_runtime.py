@@ -1,4 +1,4 @@
-"""worker.runtime: per-process model loading, space checks against the catalog and encoders, readiness."""
+"""serving.runtime: per-process model loading, space checks against the catalog and encoders, readiness."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import threading
 import numpy as np
 import pytest
 
+from serving import runtime
+from serving.errors import PriorNotReady
 from tests.worker.conftest import MUSIC_SPACE, train_tiny_prior
-from worker import runtime
-from worker.errors import PriorNotReady
 
 
 @pytest.mark.django_db
@@ -102,41 +102,41 @@ def test_with_a_broker_readiness_reads_spaces_without_loading_weights(served_pri
 
 
 def test_local_sampling_goes_through_one_batcher_per_process(served_prior, settings):
-    from worker import tasks
+    from serving import sampling
 
     settings.PRIOR_BATCH_MAX = 3
     runtime.reset()
     batcher = runtime.get_batcher()
     assert batcher is runtime.get_batcher() and batcher.sampler is runtime.get_prior() and batcher.max_batch == 3
     cond = np.ones(48, np.float32)
-    seeds = tasks.sample_seeds(cond, n_seeds=4, seed=2)
+    seeds = sampling.sample_seeds(cond, n_seeds=4, seed=2)
     assert batcher.queries == 1
     np.testing.assert_array_equal(seeds, runtime.get_prior().sample(cond, n_seeds=4, seed=2))
 
 
 def test_batch_wait_setting_and_announcing_before_sampling(served_prior, settings):
-    from worker import tasks
+    from serving import sampling
 
     assert runtime.get_batcher().max_wait == 0.02  # PRIOR_BATCH_WAIT_MS default: 20
     runtime.reset()
-    with tasks.sampling_ahead():  # no batcher yet: announcing loads nothing
+    with sampling.sampling_ahead():  # no batcher yet: announcing loads nothing
         assert runtime.loaded_batcher() is None
     settings.PRIOR_BATCH_WAIT_MS = 5
     batcher = runtime.get_batcher()
     assert batcher.max_wait == 0.005
-    with tasks.sampling_ahead():
+    with sampling.sampling_ahead():
         assert batcher._expected == 1
-        tasks.sample_seeds(np.ones(48, np.float32), n_seeds=2, seed=0)
+        sampling.sample_seeds(np.ones(48, np.float32), n_seeds=2, seed=0)
         assert batcher._expected == 0  # sampling withdrew it
     settings.PRIOR_BATCH_WAIT_MS = 0
     runtime.reset()
-    with tasks.sampling_ahead():
+    with sampling.sampling_ahead():
         assert runtime.get_batcher()._expected == 0  # 0 turns waiting off
     settings.CELERY_BROKER_URL, settings.CELERY_TASK_ALWAYS_EAGER = "redis://127.0.0.1:1/0", False
     settings.PRIOR_BATCH_WAIT_MS = 20
     runtime.reset()
     runtime.get_batcher()
-    with tasks.sampling_ahead():  # sampling happens on the workers: nothing to announce here
+    with sampling.sampling_ahead():  # sampling happens on the workers: nothing to announce here
         assert runtime.loaded_batcher()._expected == 0
 
 
@@ -173,7 +173,7 @@ def test_unknown_prior_dtype_is_not_ready_with_the_choices(served_prior, setting
 @pytest.mark.parametrize(("value", "expected"), [(None, False), ("0", False), ("1", True), ("yes", True),
                                                  (True, True), (False, False)])
 def test_cuda_graphs_setting(settings, monkeypatch, value, expected):
-    from worker import runtime
+    from serving import runtime
 
     monkeypatch.delenv("PRIOR_CUDA_GRAPHS", raising=False)
     if value is None:

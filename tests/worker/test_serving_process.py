@@ -1,4 +1,4 @@
-"""worker.process: a serving process loads its models and freezes its heap before its first request."""
+"""serving.process: a serving process loads its models and freezes its heap before its first request."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from worker import runtime
-from worker.process import log_batching, prepare_serving_process
+from serving import runtime
+from serving.process import log_batching, prepare_serving_process
 
 GUNICORN_CONF = Path(__file__).resolve().parents[2] / "config" / "gunicorn.conf.py"
 
@@ -18,7 +18,7 @@ GUNICORN_CONF = Path(__file__).resolve().parents[2] / "config" / "gunicorn.conf.
 def test_warms_the_models_and_freezes_the_heap(transactional_db, served_prior, settings, caplog):
     settings.IMAGE_ENCODER, settings.TEXT_ENCODER = "palette", "minilm"
     assert gc.get_freeze_count() == 0
-    with caplog.at_level(logging.INFO, logger="worker.process"):
+    with caplog.at_level(logging.INFO, logger="serving.process"):
         assert prepare_serving_process() is True
     assert all(runtime._cache.get(key) is not None for key in ("prior", "image", "text"))
     assert gc.get_freeze_count() > 10_000  # Django, torch and the models, out of the collector's walks
@@ -35,15 +35,15 @@ def test_a_failing_warm_up_query_is_logged_and_the_process_still_starts(transact
     def broken(encoders: bool = True) -> None:
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr("worker.runtime.exercise_models", broken)
-    with caplog.at_level(logging.INFO, logger="worker.process"):
+    monkeypatch.setattr("serving.runtime.exercise_models", broken)
+    with caplog.at_level(logging.INFO, logger="serving.process"):
         assert prepare_serving_process() is True
     assert "exercising the models failed (RuntimeError: out of memory)" in caplog.text
 
 
 def test_not_ready_still_starts_and_says_why(transactional_db, settings, tmp_path, caplog):
     settings.PRIOR_CHECKPOINT = str(tmp_path / "nothing-here")
-    with caplog.at_level(logging.WARNING, logger="worker.process"):
+    with caplog.at_level(logging.WARNING, logger="serving.process"):
         assert prepare_serving_process() is False
     assert "no prior checkpoint" in caplog.text
     assert gc.get_freeze_count() > 0
@@ -51,7 +51,7 @@ def test_not_ready_still_starts_and_says_why(transactional_db, settings, tmp_pat
 
 def test_warm_up_off_loads_nothing_but_still_freezes(transactional_db, served_prior, settings, caplog):
     settings.PRIOR_WARM_UP = False
-    with caplog.at_level(logging.INFO, logger="worker.process"):
+    with caplog.at_level(logging.INFO, logger="serving.process"):
         assert prepare_serving_process() is False
     assert runtime._cache.get("prior") is None
     assert gc.get_freeze_count() > 10_000
@@ -59,7 +59,7 @@ def test_warm_up_off_loads_nothing_but_still_freezes(transactional_db, served_pr
 
 
 def test_at_exit_a_worker_logs_how_its_sampling_was_batched(served_prior, caplog):
-    with caplog.at_level(logging.INFO, logger="worker.process"):
+    with caplog.at_level(logging.INFO, logger="serving.process"):
         log_batching()  # nothing sampled, no batcher: nothing to say
         assert caplog.text == ""
         batcher = runtime.get_batcher()
@@ -71,8 +71,8 @@ def test_at_exit_a_worker_logs_how_its_sampling_was_batched(served_prior, caplog
 
 def test_gunicorn_hooks_call_them(monkeypatch):
     calls = []
-    monkeypatch.setattr("worker.process.prepare_serving_process", lambda log=None: calls.append(("init", log)))
-    monkeypatch.setattr("worker.process.log_batching", lambda log=None: calls.append(("exit", log)))
+    monkeypatch.setattr("serving.process.prepare_serving_process", lambda log=None: calls.append(("init", log)))
+    monkeypatch.setattr("serving.process.log_batching", lambda log=None: calls.append(("exit", log)))
     conf = runpy.run_path(str(GUNICORN_CONF))
 
     class Worker:

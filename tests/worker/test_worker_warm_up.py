@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from serving import runtime
+from serving.sampling import sample_seeds
 from tests.worker.conftest import COND_SPACE, celery_broker
-from worker import runtime
-from worker.tasks import sample_seeds
 
 ROOT = Path(__file__).resolve().parents[2]
 COND = np.linspace(-1.0, 1.0, COND_SPACE.dim, dtype=np.float32)

@@ -202,7 +202,7 @@ class Command(BaseCommand):
         return paths
 
     def warm_up(self) -> None:
-        from worker import runtime
+        from serving import runtime
 
         ok, detail = runtime.readiness()
         if not ok:

@@ -12,9 +12,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.errors import ApplicationError
-from recommend import engine
 from recommend.selectors import get_playlist
 from recommend.services.playlist import playlist_from_image
+from serving import engine
 
 
 def _cell(text: str, width: int) -> str:

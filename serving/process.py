@@ -28,13 +28,13 @@ def prepare_serving_process(
     A process that is not ready (no checkpoint yet, database down) still starts: /readyz reports why and the
     first request that needs the models retries the load. The freeze happens either way, also with the warm-up
     off (``PRIOR_WARM_UP=0``: quicker starts where no request is waiting, e.g. development). ``encoders`` and
-    ``sampling_here`` are :func:`worker.runtime.readiness`'s: a Celery worker process warms the prior only, and
+    ``sampling_here`` are :func:`serving.runtime.readiness`'s: a Celery worker process warms the prior only, and
     does so although a broker is configured.
     """
     from django.conf import settings
     from django.db import connections
 
-    from worker.runtime import readiness, uses_broker
+    from serving.runtime import readiness, uses_broker
 
     log = log or logger
     ready = False
@@ -57,7 +57,7 @@ def prepare_serving_process(
 
 def log_batching(log: logging.Logger | None = None) -> None:
     """At a worker's exit: its sampling queries and the batched passes they took (how well batching worked)."""
-    from worker.runtime import loaded_batcher
+    from serving.runtime import loaded_batcher
 
     batcher = loaded_batcher()
     if batcher is not None and batcher.runs:
@@ -66,9 +66,9 @@ def log_batching(log: logging.Logger | None = None) -> None:
 
 
 def exercise(encoders: bool, log: logging.Logger) -> bool:
-    """Run the loaded models once (:func:`worker.runtime.exercise_models`); never raises: a failure here is
+    """Run the loaded models once (:func:`serving.runtime.exercise_models`); never raises: a failure here is
     logged and left to the first request, which reports it properly."""
-    from worker.runtime import exercise_models
+    from serving.runtime import exercise_models
 
     try:
         exercise_models(encoders)

@@ -1,10 +1,10 @@
 from django.apps import AppConfig
 
 
-class WorkerConfig(AppConfig):
-    name = "worker"
+class ServingConfig(AppConfig):
+    name = "serving"
 
     def ready(self) -> None:
-        from worker import conf
+        from serving import conf
 
         conf.check_environment()  # a malformed PRIOR_* variable stops the boot, naming itself

@@ -1,4 +1,4 @@
-"""The worker's settings (how this process runs the prior): one typed default each, here and nowhere else.
+"""The serving layer's settings (how this process runs the prior): one typed default each, here and nowhere else.
 
 The :mod:`recommend.conf` pattern: a name is looked up in Django's settings first (tests override it there), then
 in the environment variable of the same name, then falls back to :data:`DEFAULTS`. A process checks every

@@ -9,7 +9,7 @@ Every model is checked where vectors meet:
   searched in a space they do not live in;
 - the image encoder's space must be the prior's condition space;
 - the text encoder's space must be the prior's music space (steering compares text vectors with music vectors).
-A mismatch raises :class:`~worker.errors.PriorNotReady` naming both spaces; it is never silently ignored.
+A mismatch raises :class:`~serving.errors.PriorNotReady` naming both spaces; it is never silently ignored.
 The GPU is used when torch sees one (``PRIOR_DEVICE`` overrides, e.g. ``cpu`` or ``cuda:1``).
 """
 
@@ -23,8 +23,8 @@ from typing import Any
 
 from django.conf import settings
 
-from worker import conf
-from worker.errors import PriorNotReady
+from serving import conf
+from serving.errors import PriorNotReady
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def _once(key: str, build: Callable[[], Any]) -> Any:
 
 
 def _setting(name: str) -> Any:
-    """``name``'s typed value (:mod:`worker.conf`); a bad one set in Django's settings is a PriorNotReady naming it
+    """``name``'s typed value (:mod:`serving.conf`); a bad one set in Django's settings is a PriorNotReady naming it
     (the environment's values were checked when the process started)."""
     try:
         return conf.get(name)

@@ -1,8 +1,9 @@
-"""The one place the recommend app reaches the models: encoders and the prior, through the worker's runtime.
+"""The one place the web side (the recommend app, its commands) reaches the models: encoders and the prior,
+through :mod:`serving.runtime` and :mod:`serving.sampling`.
 
 Why one module: the web side must not care whether the models live in this process or on a Celery GPU worker
-(:func:`worker.tasks.sample_seeds` decides), and services and tests then patch or reset a single seam.
-Errors: :class:`worker.errors.SamplingUnavailable` (model missing, broker down, worker timeout) is an application
+(:func:`serving.sampling.sample_seeds` decides), and services and tests then patch or reset a single seam.
+Errors: :class:`serving.errors.SamplingUnavailable` (model missing, broker down, worker timeout) is an application
 error of the kind ``Unavailable``: it propagates through the services untouched and the exception handler answers 503.
 """
 
@@ -17,7 +18,7 @@ from django.conf import settings
 
 from prior.config import SteeringConfig
 from prior.spaces import EmbeddingSpace
-from worker import runtime, tasks
+from serving import runtime, sampling
 
 Steer = Sequence[tuple[np.ndarray, float]]
 
@@ -68,8 +69,8 @@ def sample_seeds(
     """``n_seeds`` seed embeddings ``[S, Dm]`` for ``cond``, steered by ``(vector, k)`` pairs; reproducible by seed.
 
     ``steer_schedule``: how k scales with the noise level (the steering plan's, :mod:`prior.steering`)."""
-    return tasks.sample_seeds(cond, n_seeds=n_seeds, guidance=guidance, steer=list(steer), seed=seed,
-                              steer_schedule=steer_schedule)
+    return sampling.sample_seeds(cond, n_seeds=n_seeds, guidance=guidance, steer=list(steer), seed=seed,
+                                 steer_schedule=steer_schedule)
 
 
 def steering_defaults() -> SteeringConfig:
@@ -79,8 +80,8 @@ def steering_defaults() -> SteeringConfig:
 
 def sampling_ahead() -> AbstractContextManager:
     """``with engine.sampling_ahead():`` around a request's work up to :func:`sample_seeds`, so that concurrent
-    requests of this process share one batched pass of the prior (:func:`worker.tasks.sampling_ahead`)."""
-    return tasks.sampling_ahead()
+    requests of this process share one batched pass of the prior (:func:`serving.sampling.sampling_ahead`)."""
+    return sampling.sampling_ahead()
 
 
 def reset() -> None:
