@@ -20,6 +20,7 @@ from tqdm import tqdm
 from prior.checkpoint import save_checkpoint
 from prior.config import NetworkConfig, TrainConfig
 from prior.data.npz import Pairs
+from prior.device import pick_device
 from prior.train import TrainingError, lr_at, make_optimizer, seeded_init, show_progress
 
 
@@ -84,7 +85,7 @@ def train_regression(
         raise TrainingError("network dimensions do not match the data")
     if train.steps < 1 or train.batch < 1:
         raise TrainingError("steps and batch must be >= 1")
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dev = pick_device(device)
     cond = torch.from_numpy(pairs.cond).to(dev)
     music = torch.from_numpy(pairs.music).to(dev)
     train_idx, val_idx = split_validation(len(pairs), train.val_fraction, train.seed)

@@ -25,6 +25,7 @@ from tqdm import tqdm
 from prior.checkpoint import TRAINING_STATE_FILE, save_checkpoint
 from prior.config import NetworkConfig, SteeringConfig, TrainConfig, config_from_dict, config_to_dict
 from prior.data.npz import Pairs
+from prior.device import pick_device
 from prior.loss import edm_loss
 from prior.precond import EDMDenoiser
 
@@ -108,7 +109,7 @@ def train_prior(
     # Record the sigma_data actually used, so the checkpoint does not depend on how a default is computed later.
     network = replace(network, sigma_data=network.resolved_sigma_data())
     out_dir = Path(out_dir)
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dev = pick_device(device)
     cond = torch.from_numpy(pairs.cond).to(dev)
     music = torch.from_numpy(pairs.music).to(dev)
 
