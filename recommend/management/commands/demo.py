@@ -21,7 +21,6 @@ per request served until the server ran out of them (see :func:`demo_server`).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -33,6 +32,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from config.env import env_value
+from prior.progress import progress_bar
 
 DEMO_NETWORK = {"width": 256, "depth": 3}
 DEMO_TRAIN = {"steps": 2000, "batch": 256, "warmup": 100}
@@ -145,7 +145,7 @@ class Command(BaseCommand):
         self.stdout.write("  ingesting MusicCaps with MiniLM caption vectors (a text proxy for audio) ...")
         self.musiccaps_csv()
         try:
-            with _progress(5521, "clips", self.progress) as progress:
+            with progress_bar(5521, "clips", self.progress) as progress:
                 report = ingest_musiccaps(encoder=self.encoder(pairs_dir), progress=progress)
         except IngestError as exc:
             raise CommandError(f"MusicCaps ingest failed: {exc}") from None
@@ -279,7 +279,7 @@ class RememberingTextEncoder:
         texts = [str(t) for t in texts]
         todo = list(dict.fromkeys(t for t in texts if t not in self.memory))
         chunk = 256  # a bar that moves: embedding every MusicCaps text takes minutes on a small CPU
-        with _progress(len(todo), "texts", self.progress and len(todo) > chunk) as advance:
+        with progress_bar(len(todo), "texts", self.progress and len(todo) > chunk) as advance:
             for start in range(0, len(todo), chunk):
                 part = todo[start : start + chunk]
                 self.memory.update(zip(part, self.base.encode_texts(part), strict=True))
@@ -315,18 +315,6 @@ def _prior_steps(path: Path) -> int:
         return int((read_config(path).get("metrics") or {}).get("steps") or 0)
     except (CheckpointError, TypeError, ValueError):
         return 0
-
-
-@contextlib.contextmanager
-def _progress(total: int, unit: str, enabled: bool):
-    """A tqdm bar whose ``update`` the ingest service calls; a no-op when disabled."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, unit=unit, disable=not enabled, dynamic_ncols=True)
-    try:
-        yield bar.update
-    finally:
-        bar.close()
 
 
 def _relative(path: Path) -> str:
