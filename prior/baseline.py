@@ -15,13 +15,13 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from prior.checkpoint import save_checkpoint
 from prior.config import NetworkConfig, TrainConfig
 from prior.data.npz import Pairs
 from prior.device import pick_device
-from prior.train import TrainingError, lr_at, make_optimizer, seeded_init, show_progress
+from prior.progress import Progress
+from prior.train import TrainingError, fit, make_optimizer, seeded_init
 
 
 class ResidualBlock(nn.Module):
@@ -95,7 +95,7 @@ def train_regression(
     optimizer = make_optimizer(model, train)
     generator = torch.Generator(device=dev).manual_seed(train.seed)
     best_loss, best_state, best_step, bad_evals = math.inf, None, 0, 0
-    step, started = 0, time.perf_counter()
+    started = time.perf_counter()
 
     def val_loss() -> float:
         model.eval()
@@ -104,33 +104,26 @@ def train_regression(
         model.train()
         return value
 
-    model.train()
-    bar = tqdm(total=train.steps, disable=not show_progress(progress), desc="baseline", unit="step")
-    try:
-        while step < train.steps:
-            for group in optimizer.param_groups:
-                group["lr"] = lr_at(step, train)
-            rows = train_idx[torch.randint(len(train_idx), (train.batch,), generator=generator, device=dev)]
-            loss = cosine_loss(model(cond[rows]), music[rows])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if train.clip > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), train.clip)
-            optimizer.step()
-            step += 1
-            bar.update(1)
-            if len(val_idx) and (step % train.eval_every == 0 or step == train.steps):
-                current = val_loss()
-                bar.set_postfix(val=f"{current:.4f}")
-                if current < best_loss - 1e-5:
-                    best_loss, best_step, bad_evals = current, step, 0
-                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                else:
-                    bad_evals += 1
-                    if bad_evals >= train.patience:
-                        break
-    finally:
-        bar.close()
+    def batch_loss(idx: torch.Tensor) -> torch.Tensor:
+        rows = train_idx[idx]
+        return cosine_loss(model(cond[rows]), music[rows])
+
+    def after_step(done: int, loss: torch.Tensor, bar: Progress) -> bool:
+        """Validation every ``eval_every`` steps; True (stop) after ``patience`` evaluations without progress."""
+        nonlocal best_loss, best_state, best_step, bad_evals
+        if not len(val_idx) or (done % train.eval_every and done != train.steps):
+            return False
+        current = val_loss()
+        bar.note(val=f"{current:.4f}")
+        if current < best_loss - 1e-5:
+            best_loss, best_step, bad_evals = current, done, 0
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            return False
+        bad_evals += 1
+        return bad_evals >= train.patience
+
+    step = fit(model, optimizer, train, batch_loss, rows=len(train_idx), generator=generator,
+               after_step=after_step, desc="baseline", progress=progress)
     if best_state is not None:
         model.load_state_dict(best_state)
     metrics = {
