@@ -105,8 +105,8 @@ def load_catalog(n_tracks: int, musiccaps_npz: Path, work: Path, seed: int = 0) 
     from catalog.services.ingest import ingest_file
     from catalog.services.spaces import space_from_prior
     from catalog.vector_index import build_index
+    from prior.data.demo_pairs import read_musiccaps
     from prior.data.npz import load_catalog as load_npz
-    from prior.encoders.demo_pairs import read_musiccaps
     from prior.spaces import MINILM
 
     real = load_npz(musiccaps_npz)
@@ -147,7 +147,7 @@ def load_catalog(n_tracks: int, musiccaps_npz: Path, work: Path, seed: int = 0) 
 
 
 def sample_pngs() -> list[bytes]:
-    from prior.encoders.demo_pairs import Mood, render_mood_image
+    from prior.data.demo_pairs import Mood, render_mood_image
 
     out = []
     for i, (valence, energy) in enumerate(MOODS):

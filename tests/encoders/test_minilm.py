@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from prior.data.demo_pairs import read_musiccaps
 from prior.encoders import EncoderError, get_music_encoder
-from prior.encoders.demo_pairs import read_musiccaps
 from prior.spaces import MINILM
 from tests.conftest import MUSICCAPS_CSV, require_data
 

@@ -6,7 +6,7 @@ every later run only checks and serves (seconds):
 1. migrate the database (the embedded Postgres under ``./var/`` unless ``DATABASE_URL`` is set);
 2. ingest the MusicCaps catalog with MiniLM caption vectors (the offline text proxy, docs/encoders.md) when the
    catalog space is empty;
-3. build the SYNTHETIC image–music pairs (:mod:`prior.encoders.demo_pairs`) and train the demo prior into
+3. build the SYNTHETIC image–music pairs (:mod:`prior.data.demo_pairs`) and train the demo prior into
    ``PRIOR_CHECKPOINT`` (default ``./var/models/demo-prior``) when no finished checkpoint is there; an interrupted
    training run resumes where it stopped;
 4. render two sample pictures (``var/demo/dark-cold.png``, ``var/demo/bright-warm.png``), load the models once,
@@ -115,7 +115,7 @@ class Command(BaseCommand):
             raise CommandError(f"the demo needs the MusicCaps CSV: {exc}") from None
 
     def ensure_pairs(self, out: Path) -> None:
-        from prior.encoders.demo_pairs import build_demo_pairs
+        from prior.data.demo_pairs import build_demo_pairs
 
         if (out / "train.npz").is_file() and (out / "catalog.npz").is_file():
             self.stdout.write(f"  {out} (reused)")
@@ -189,7 +189,7 @@ class Command(BaseCommand):
     def sample_images(self, out: Path) -> dict[str, Path]:
         import numpy as np
 
-        from prior.encoders.demo_pairs import Mood, render_mood_image
+        from prior.data.demo_pairs import Mood, render_mood_image
 
         out.mkdir(parents=True, exist_ok=True)
         paths = {}
@@ -262,8 +262,8 @@ class RememberingTextEncoder:
         """``catalog.npz`` holds MiniLM(caption) of every clip, in CSV order: remember them by caption."""
         if not catalog_npz.is_file():
             return
+        from prior.data.demo_pairs import read_musiccaps
         from prior.data.npz import load_catalog
-        from prior.encoders.demo_pairs import read_musiccaps
 
         catalog = load_catalog(catalog_npz)
         if catalog.music_space.name != self.space.name:
