@@ -54,9 +54,9 @@ def best_rate(fn, items: int, repeats: int) -> dict:
 
 def captions(n: int) -> list[str]:
     if CSV.is_file():
-        from prior.data.demo_pairs import read_musiccaps
+        from prior.data.musiccaps import read_clips
 
-        return [c.caption for c in read_musiccaps(CSV, limit=n)]
+        return [c.caption for c in read_clips(CSV, limit=n)]
     return ["A mellow piano ballad with soft female vocals, sad and soulful."] * n
 
 

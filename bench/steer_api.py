@@ -115,9 +115,10 @@ class Labels:
     def __init__(self):
         from catalog.datasets import data_file
         from catalog.models import Track
-        from prior.data.demo_pairs import mood_from_aspects, read_musiccaps
+        from prior.data.demo_pairs import mood_from_aspects
+        from prior.data.musiccaps import read_clips
 
-        clips = {c.ytid: c for c in read_musiccaps(data_file("musiccaps", "musiccaps-public.csv"))}
+        clips = {c.ytid: c for c in read_clips(data_file("musiccaps", "musiccaps-public.csv"))}
         self.carries: dict[int, set[str]] = {}
         self.valence: dict[int, float] = {}
         patterns = {tag: [re.compile(p) for p in ps] for tag, ps in {**GENRES, **AVOID}.items()}

@@ -1,4 +1,11 @@
-"""The MusicCaps TEXT PROXY: paired data from captions and aspect lists, no audio (docs/encoders.md).
+"""MusicCaps: the one reader of its CSV (:func:`read_clips`, :func:`parse_row`) and the TEXT PROXY built from it.
+
+The reader is shared by everything that reads the file (the catalog's importer, the demo pairs, the benchmarks,
+the tests), so a row means the same everywhere: a :class:`Clip`, or one line saying why the row cannot be used.
+:func:`read_clips` stops at the first such row with ``path:line: why``; the catalog's importer reports every bad
+row instead (:mod:`catalog.datasets.musiccaps`), as all its ingest formats do.
+
+The text proxy: paired data from captions and aspect lists, no audio (docs/encoders.md).
 
 - music = MiniLM(caption): the offline text encoder stands in for a music encoder, so every number measured on
   these files is a text-proxy number and must be labelled so.
@@ -30,8 +37,8 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -62,12 +69,28 @@ MOOD_WORDS = frozenset(
 )
 
 
+class MusicCapsError(ValueError):
+    """The CSV cannot be read as MusicCaps (columns missing, or a row :func:`read_clips` cannot use); one line."""
+
+
+COLUMNS = ("ytid", "start_s", "end_s", "aspect_list", "caption", "is_audioset_eval")
+
+
 @dataclass(frozen=True)
 class Clip:
+    """One row of the CSV. ``aspects`` as written (stripped, empty ones dropped, file order, repeats kept);
+    the text proxy normalises them (:func:`normalise_aspect`), the catalog keeps them as tags."""
+
     ytid: str
-    aspects: tuple[str, ...]
     caption: str
-    is_eval: bool
+    aspects: tuple[str, ...]
+    is_eval: bool  # ``is_audioset_eval``: the test split
+    start_s: float = 0.0
+    end_s: float = 10.0
+    audioset_labels: tuple[str, ...] = ()
+    author_id: str = ""
+    is_balanced: bool = False
+    line: int = 0  # line of the CSV file (the header is line 1)
 
 
 def _words(text: str) -> list[str]:
@@ -78,36 +101,75 @@ def normalise_aspect(aspect: str) -> str:
     return " ".join(_words(aspect))
 
 
-def read_clips(csv_path: str | Path, limit: int | None = None) -> list[Clip]:
-    """Read the MusicCaps CSV; ``aspect_list`` is parsed with ``ast.literal_eval`` (never ``eval``)."""
+def _true(value: str | None) -> bool:
+    return (value or "").strip().lower() == "true"
+
+
+def parse_row(row: dict[str, str | None], line: int) -> Clip | str:
+    """One CSV row -> the clip, or why it cannot be used (one line). ``aspect_list`` is parsed with
+    ``ast.literal_eval``, never ``eval``."""
+    ytid = (row.get("ytid") or "").strip()
+    caption = (row.get("caption") or "").strip()
+    if not ytid:
+        return "missing ytid"
+    if not caption:
+        return "empty caption: nothing to embed"
+    try:
+        aspects = ast.literal_eval(row.get("aspect_list") or "[]")
+    except (ValueError, SyntaxError):
+        return "aspect_list is not a Python list literal"
+    if not isinstance(aspects, list):
+        return "aspect_list is not a list"
+    try:
+        start_s, end_s = float(row.get("start_s") or ""), float(row.get("end_s") or "")
+    except ValueError:
+        return "start_s or end_s is not a number"
+    return Clip(
+        ytid=ytid,
+        caption=caption,
+        aspects=tuple(a for a in (str(x).strip() for x in aspects) if a),
+        is_eval=_true(row.get("is_audioset_eval")),
+        start_s=start_s,
+        end_s=end_s,
+        audioset_labels=tuple(x for x in (row.get("audioset_positive_labels") or "").split(",") if x),
+        author_id=(row.get("author_id") or "").strip(),
+        is_balanced=_true(row.get("is_balanced_subset")),
+        line=line,
+    )
+
+
+def read_rows(csv_path: str | Path) -> Iterator[tuple[int, dict[str, str | None]]]:
+    """(line, row) of every data row; a missing file or a file without MusicCaps' columns is a one-line error."""
     path = Path(csv_path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file (MusicCaps CSV)")
-    clips = []
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
-        missing = {"ytid", "aspect_list", "caption", "is_audioset_eval"} - set(reader.fieldnames or ())
+        missing = set(COLUMNS) - set(reader.fieldnames or ())
         if missing:
-            raise ValueError(f"{path}: not a MusicCaps CSV (missing columns: {', '.join(sorted(missing))})")
-        for line, row in enumerate(reader, start=2):
-            if limit is not None and len(clips) >= limit:
-                break
-            try:
-                aspects = ast.literal_eval(row["aspect_list"])
-            except (ValueError, SyntaxError):
-                raise ValueError(f"{path}:{line}: aspect_list is not a Python list literal") from None
-            if not isinstance(aspects, list):
-                raise ValueError(f"{path}:{line}: aspect_list is not a list")
-            aspects_norm = tuple(a for a in (normalise_aspect(str(x)) for x in aspects) if a)
-            clips.append(
-                Clip(
-                    ytid=row["ytid"].strip(),
-                    aspects=aspects_norm,
-                    caption=row["caption"].strip(),
-                    is_eval=row["is_audioset_eval"].strip().lower() == "true",
-                )
-            )
+            raise MusicCapsError(f"{path}: not a MusicCaps CSV (missing columns: {', '.join(sorted(missing))})")
+        start = reader.line_num + 1
+        for row in reader:
+            yield start, row
+            start = reader.line_num + 1
+
+
+def read_clips(csv_path: str | Path, limit: int | None = None) -> list[Clip]:
+    """The first ``limit`` clips (all by default); a row that cannot be used stops with ``path:line: why``."""
+    clips: list[Clip] = []
+    for line, row in read_rows(csv_path):
+        if limit is not None and len(clips) >= limit:
+            break
+        clip = parse_row(row, line)
+        if isinstance(clip, str):
+            raise MusicCapsError(f"{csv_path}:{line}: {clip}")
+        clips.append(clip)
     return clips
+
+
+def text_proxy_clips(clips: Sequence[Clip]) -> list[Clip]:
+    """The clips with normalised aspect phrases (lower case, punctuation dropped), as the text proxy uses them."""
+    return [replace(c, aspects=tuple(a for a in (normalise_aspect(x) for x in c.aspects) if a)) for c in clips]
 
 
 GENRE_PHRASES = ("hip hop", "r&b", "drum and bass", "drum & bass", "video game", "new wave", "hip-hop")
@@ -193,14 +255,7 @@ def augment_clips(clips: Sequence[Clip], copies: int, keep: float, rng: np.rando
             mask = rng.random(len(clip.aspects)) < keep
             if len(clip.aspects) and not mask.any():
                 mask[rng.integers(len(clip.aspects))] = True
-            out.append(
-                Clip(
-                    clip.ytid,
-                    tuple(a for a, m in zip(clip.aspects, mask, strict=True) if m),
-                    clip.caption,
-                    clip.is_eval,
-                )
-            )
+            out.append(replace(clip, aspects=tuple(a for a, m in zip(clip.aspects, mask, strict=True) if m)))
     return out
 
 
@@ -218,7 +273,7 @@ def write_musiccaps(
     music_space: EmbeddingSpace = MINILM,
 ) -> dict[str, Path]:
     """Write ``train.npz``, ``val.npz``, ``test.npz``, ``catalog.npz`` and ``meta.json`` (see module docstring)."""
-    clips = read_clips(csv_path, limit=limit)
+    clips = text_proxy_clips(read_clips(csv_path, limit=limit))
     train_all = [c for c in clips if not c.is_eval]
     test = [c for c in clips if c.is_eval]
     if not train_all or not test:

@@ -262,14 +262,14 @@ class RememberingTextEncoder:
         """``catalog.npz`` holds MiniLM(caption) of every clip, in CSV order: remember them by caption."""
         if not catalog_npz.is_file():
             return
-        from prior.data.demo_pairs import read_musiccaps
+        from prior.data.musiccaps import read_clips
         from prior.data.npz import load_catalog
 
         catalog = load_catalog(catalog_npz)
         if catalog.music_space.name != self.space.name:
             return
         vectors = dict(zip((str(i) for i in catalog.ids), catalog.music, strict=True))
-        for clip in read_musiccaps(csv_path):
+        for clip in read_clips(csv_path):
             if clip.ytid in vectors:
                 self.memory[clip.caption] = vectors[clip.ytid]
 
