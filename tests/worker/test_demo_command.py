@@ -49,26 +49,6 @@ def test_other_empty_catalog_space_is_not_built(served_prior, settings, tmp_path
         call_command("demo", "--no-serve", "--no-progress", "--steps", "50", stdout=io.StringIO())
 
 
-def test_remembering_encoder_embeds_each_text_once():
-    from recommend.management.commands.demo import RememberingTextEncoder
-
-    class Counting:
-        space = MUSIC_SPACE
-        calls: list[list[str]] = []
-
-        def encode_texts(self, texts):
-            self.calls.append(list(texts))
-            return np.stack([np.full(MUSIC_SPACE.dim, len(t), np.float32) for t in texts])
-
-    base = Counting()
-    encoder = RememberingTextEncoder(base)
-    first = encoder.encode_texts(["a", "bb", "a"])
-    second = encoder.encode_texts(["bb", "ccc"])
-    assert base.calls == [["a", "bb"], ["ccc"]]
-    assert first.shape == (3, MUSIC_SPACE.dim) and first[0, 0] == 1 and second[1, 0] == 3
-    assert encoder.space == MUSIC_SPACE
-
-
 def test_host_and_port_come_from_the_environment_and_the_flags_win(monkeypatch):
     from django.core.exceptions import ImproperlyConfigured
 

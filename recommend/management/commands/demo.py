@@ -101,9 +101,10 @@ class Command(BaseCommand):
         """MiniLM, wrapped so a text is embedded once per run; seeded with the captions of ``catalog.npz``."""
         if self.text_encoder is None:
             from prior.encoders import get_text_encoder
+            from prior.encoders.cache import CachingTextEncoder
 
-            self.text_encoder = RememberingTextEncoder(get_text_encoder(settings.TEXT_ENCODER), self.progress)
-            self.text_encoder.seed_from_demo_catalog(pairs_dir / "catalog.npz", self.musiccaps_csv())
+            self.text_encoder = CachingTextEncoder(get_text_encoder(settings.TEXT_ENCODER), progress=self.progress)
+            seed_from_demo_catalog(self.text_encoder, pairs_dir / "catalog.npz", self.musiccaps_csv())
         return self.text_encoder
 
     def musiccaps_csv(self) -> Path:
@@ -246,47 +247,19 @@ class Command(BaseCommand):
         )
 
 
-class RememberingTextEncoder:
-    """A text encoder that embeds each distinct text once per run (the pairs and the catalog share captions)."""
+def seed_from_demo_catalog(encoder, catalog_npz: Path, csv_path: Path) -> None:
+    """``catalog.npz`` holds MiniLM(caption) of every clip, in CSV order: give ``encoder`` them by caption."""
+    if not catalog_npz.is_file():
+        return
+    from prior.data.musiccaps import read_clips
+    from prior.data.npz import load_catalog
 
-    def __init__(self, base, progress: bool = False):
-        self.base = base
-        self.space = base.space
-        self.progress = progress
-        self.memory: dict[str, object] = {}
-
-    def __getattr__(self, name: str):
-        return getattr(self.base, name)
-
-    def seed_from_demo_catalog(self, catalog_npz: Path, csv_path: Path) -> None:
-        """``catalog.npz`` holds MiniLM(caption) of every clip, in CSV order: remember them by caption."""
-        if not catalog_npz.is_file():
-            return
-        from prior.data.musiccaps import read_clips
-        from prior.data.npz import load_catalog
-
-        catalog = load_catalog(catalog_npz)
-        if catalog.music_space.name != self.space.name:
-            return
-        vectors = dict(zip((str(i) for i in catalog.ids), catalog.music, strict=True))
-        for clip in read_clips(csv_path):
-            if clip.ytid in vectors:
-                self.memory[clip.caption] = vectors[clip.ytid]
-
-    def encode_texts(self, texts):
-        import numpy as np
-
-        texts = [str(t) for t in texts]
-        todo = list(dict.fromkeys(t for t in texts if t not in self.memory))
-        chunk = 256  # a bar that moves: embedding every MusicCaps text takes minutes on a small CPU
-        with progress_bar(len(todo), "texts", self.progress and len(todo) > chunk) as advance:
-            for start in range(0, len(todo), chunk):
-                part = todo[start : start + chunk]
-                self.memory.update(zip(part, self.base.encode_texts(part), strict=True))
-                advance(len(part))
-        if not texts:
-            return self.base.encode_texts([])
-        return np.stack([self.memory[t] for t in texts]).astype(np.float32)
+    catalog = load_catalog(catalog_npz)
+    if catalog.music_space.name != encoder.space.name:
+        return
+    vectors = dict(zip((str(i) for i in catalog.ids), catalog.music, strict=True))
+    clips = [clip for clip in read_clips(csv_path) if clip.ytid in vectors]
+    encoder.remember([clip.caption for clip in clips], [vectors[clip.ytid] for clip in clips])
 
 
 def demo_server(host: str, port: int):
