@@ -97,9 +97,9 @@ def parse_config(name: str) -> dict:
 
 
 def pictures() -> dict[str, bytes]:
-    """The two pictures ``make demo`` renders (recommend/management/commands/demo.py), as PNG bytes."""
+    """The two pictures ``make demo`` renders (demo/management/commands/demo.py), as PNG bytes."""
+    from demo.management.commands.demo import SAMPLE_MOODS
     from prior.data.demo_pairs import Mood, render_mood_image
-    from recommend.management.commands.demo import SAMPLE_MOODS
 
     out = {}
     for name in PICTURES:

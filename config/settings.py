@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "recommend",
     "worker",
     "web",
+    "demo",  # manage.py demo: builds and serves the offline demo; nothing imports it
 ]
 
 MIDDLEWARE = [

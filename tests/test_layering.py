@@ -5,6 +5,8 @@ a new dependency that points the wrong way, or a new import circle, fails here. 
                   ^            |
                   +--------- worker        config: wiring (settings, URLs, health, servers) + base (env, errors)
 
+    demo (``manage.py demo``) uses them all; nothing imports it.
+
 ``config`` is two things: its wiring modules are the composition root (they may import any app, and no app
 imports them), and its base modules (``config.env``, ``config.errors``, ``config.embedded_db``,
 ``config.db_router``) import no app.
@@ -20,7 +22,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("prior", "catalog", "recommend", "worker", "web", "config")
+PACKAGES = ("prior", "catalog", "recommend", "worker", "web", "demo", "config")
 CONFIG_BASE = {"config", "config.env", "config.errors", "config.embedded_db", "config.db_router"}
 
 # Circles inside a package that are known and not yet untangled, as frozensets of two modules that import each
@@ -87,6 +89,11 @@ def test_prior_is_a_library_without_django_or_the_apps():
 
 def test_catalog_does_not_depend_on_what_builds_on_it():
     assert _offenders("catalog", {"recommend", "worker", "web"}) == []
+
+
+def test_nothing_builds_on_the_demo():
+    """``manage.py demo`` drives the apps; an app that imported it would depend on the offline demo."""
+    assert [o for package in PACKAGES if package != "demo" for o in _offenders(package, {"demo"})] == []
 
 
 def test_no_app_imports_the_wiring():

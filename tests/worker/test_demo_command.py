@@ -52,7 +52,7 @@ def test_other_empty_catalog_space_is_not_built(served_prior, settings, tmp_path
 def test_host_and_port_come_from_the_environment_and_the_flags_win(monkeypatch):
     from django.core.exceptions import ImproperlyConfigured
 
-    from recommend.management.commands.demo import Command
+    from demo.management.commands.demo import Command
 
     monkeypatch.setenv("HOST", "0.0.0.0")
     monkeypatch.setenv("PORT", "8123")
