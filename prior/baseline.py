@@ -19,9 +19,8 @@ from torch import nn
 from prior.checkpoint import save_checkpoint
 from prior.config import NetworkConfig, TrainConfig
 from prior.data.npz import Pairs
-from prior.device import pick_device
 from prior.progress import Progress
-from prior.train import TrainingError, fit, make_optimizer, seeded_init
+from prior.train import check_dims, fit, prepare
 
 
 class ResidualBlock(nn.Module):
@@ -81,19 +80,11 @@ def train_regression(
     """Train the baseline (at most ``train.steps`` steps, early-stopped on validation cosine loss); save; metrics."""
     train = train or TrainConfig()
     network = network or NetworkConfig(cond_dim=pairs.cond.shape[1], music_dim=pairs.music.shape[1])
-    if (network.cond_dim, network.music_dim) != (pairs.cond.shape[1], pairs.music.shape[1]):
-        raise TrainingError("network dimensions do not match the data")
-    if train.steps < 1 or train.batch < 1:
-        raise TrainingError("steps and batch must be >= 1")
-    dev = pick_device(device)
-    cond = torch.from_numpy(pairs.cond).to(dev)
-    music = torch.from_numpy(pairs.music).to(dev)
+    check_dims(pairs, network, train)
+    run = prepare(pairs, lambda: RegressionNetwork(network), train, device)
+    cond, music, model, optimizer = run.cond, run.music, run.model, run.optimizer
     train_idx, val_idx = split_validation(len(pairs), train.val_fraction, train.seed)
-    train_idx, val_idx = train_idx.to(dev), val_idx.to(dev)
-
-    model = seeded_init(lambda: RegressionNetwork(network), train.seed).to(dev)
-    optimizer = make_optimizer(model, train)
-    generator = torch.Generator(device=dev).manual_seed(train.seed)
+    train_idx, val_idx = train_idx.to(run.device), val_idx.to(run.device)
     best_loss, best_state, best_step, bad_evals = math.inf, None, 0, 0
     started = time.perf_counter()
 
@@ -122,7 +113,7 @@ def train_regression(
         bad_evals += 1
         return bad_evals >= train.patience
 
-    step = fit(model, optimizer, train, batch_loss, rows=len(train_idx), generator=generator,
+    step = fit(model, optimizer, train, batch_loss, rows=len(train_idx), generator=run.generator,
                after_step=after_step, desc="baseline", progress=progress)
     if best_state is not None:
         model.load_state_dict(best_state)

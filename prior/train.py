@@ -15,7 +15,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -67,6 +67,40 @@ def seeded_init(factory, seed: int):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return factory()
+
+
+def check_dims(pairs: Pairs, network: NetworkConfig, train: TrainConfig) -> None:
+    """The network must take the data's dimensions, and a run must have at least one step of one row."""
+    if (network.cond_dim, network.music_dim) != (pairs.cond.shape[1], pairs.music.shape[1]):
+        raise TrainingError(
+            f"network expects cond/music dims {network.cond_dim}/{network.music_dim}, "
+            f"data has {pairs.cond.shape[1]}/{pairs.music.shape[1]}"
+        )
+    if train.steps < 1 or train.batch < 1:
+        raise TrainingError("steps and batch must be >= 1")
+
+
+@dataclass
+class Setup:
+    """What a training run starts from: the data on the device, the seeded model, its optimizer, the batch stream."""
+
+    device: torch.device
+    cond: torch.Tensor
+    music: torch.Tensor
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    generator: torch.Generator
+
+
+def prepare(pairs: Pairs, build: Callable[[], nn.Module], train: TrainConfig, device: str | None) -> Setup:
+    """The device (:func:`prior.device.pick_device`), the model built with weights from ``train.seed``, AdamW, and
+    the random stream of batches (and of the model's noise) seeded with ``train.seed``: same seed, same run."""
+    dev = pick_device(device)
+    model = seeded_init(build, train.seed).to(dev)
+    generator = torch.Generator(device=dev)
+    generator.manual_seed(train.seed)
+    return Setup(dev, torch.from_numpy(pairs.cond).to(dev), torch.from_numpy(pairs.music).to(dev), model,
+                 make_optimizer(model, train), generator)
 
 
 def fit(
@@ -140,25 +174,14 @@ def train_prior(
     train = train or TrainConfig()
     steering = config_to_dict(steering or SteeringConfig())
     network = network or NetworkConfig(cond_dim=pairs.cond.shape[1], music_dim=pairs.music.shape[1])
-    if (network.cond_dim, network.music_dim) != (pairs.cond.shape[1], pairs.music.shape[1]):
-        raise TrainingError(
-            f"network expects cond/music dims {network.cond_dim}/{network.music_dim}, "
-            f"data has {pairs.cond.shape[1]}/{pairs.music.shape[1]}"
-        )
-    if train.steps < 1 or train.batch < 1:
-        raise TrainingError("steps and batch must be >= 1")
+    check_dims(pairs, network, train)
     # Record the sigma_data actually used, so the checkpoint does not depend on how a default is computed later.
     network = replace(network, sigma_data=network.resolved_sigma_data())
     out_dir = Path(out_dir)
-    dev = pick_device(device)
-    cond = torch.from_numpy(pairs.cond).to(dev)
-    music = torch.from_numpy(pairs.music).to(dev)
-
-    model = seeded_init(lambda: EDMDenoiser(network), train.seed).to(dev)
+    run = prepare(pairs, lambda: EDMDenoiser(network), train, device)
+    dev, cond, music, model, optimizer, generator = (run.device, run.cond, run.music, run.model, run.optimizer,
+                                                     run.generator)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
-    optimizer = make_optimizer(model, train)
-    generator = torch.Generator(device=dev)
-    generator.manual_seed(train.seed)
     step, losses, elapsed = 0, deque(maxlen=100), 0.0
 
     state_path = out_dir / TRAINING_STATE_FILE
