@@ -1,4 +1,5 @@
-"""Training the diffusion prior on paired data from the NPZ contract.
+"""Training the diffusion prior on paired data from the NPZ contract, and the one training loop (:func:`fit`,
+:func:`prepare`) that the regression baseline (:mod:`prior.baseline`) trains with too.
 
 AdamW with linear warm-up then cosine decay, gradient-norm clipping, and an exponential moving average (EMA) of the
 weights: the EMA weights are what gets saved for sampling, because diffusion samples from averaged weights are
