@@ -56,7 +56,8 @@ def encode_tags(tags: Sequence[str]) -> np.ndarray:
         return np.zeros((0, music_space().dim), dtype=np.float32)
     encoder = runtime.get_text_encoder()
     if _tags is None or _tags.base is not encoder:
-        _tags = CachingTextEncoder(encoder, max_texts=4096)
+        # chunk=1: a tag's vector never depends on which tags shared its batch (padding), so a seed replays
+        _tags = CachingTextEncoder(encoder, max_texts=4096, chunk=1)
     return _tags.encode_texts(list(tags))
 
 

@@ -66,3 +66,17 @@ def test_host_and_port_come_from_the_environment_and_the_flags_win(monkeypatch):
     monkeypatch.setenv("PORT", "eighty")
     with pytest.raises(ImproperlyConfigured, match="PORT='eighty' is not a valid int"):
         Command().create_parser("manage.py", "demo")
+
+
+def test_a_malformed_musiccaps_row_stops_the_demo_in_one_line(db, settings, tmp_path, monkeypatch):
+    """The demo reads MusicCaps through the one reader: a bad row is its file, line and why, not a traceback (and
+    not a row silently left out of the demo pairs)."""
+    from tests.prior.test_musiccaps_reader import GOOD, write_csv
+
+    (tmp_path / "data" / "musiccaps").mkdir(parents=True)
+    write_csv(tmp_path / "data" / "musiccaps" / "musiccaps-public.csv", [GOOD, {**GOOD, "ytid": "x", "caption": " "}])
+    monkeypatch.setenv("SHARED_DATA_DIR", str(tmp_path / "data"))
+    settings.VAR_DIR = tmp_path / "var"
+    settings.PRIOR_CHECKPOINT = str(tmp_path / "no-prior-yet")
+    with pytest.raises(CommandError, match=r"readable MusicCaps CSV: .*musiccaps-public.csv:3: empty caption"):
+        call_command("demo", "--no-serve", "--no-progress", "--steps", "50", stdout=io.StringIO())

@@ -32,6 +32,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from config.env import env_value
+from prior.data.musiccaps import MusicCapsError
 from prior.progress import progress_bar
 
 DEMO_NETWORK = {"width": 256, "depth": 3}
@@ -65,13 +66,15 @@ class Command(BaseCommand):
             self.run_demo(opts)
         except KeyboardInterrupt:
             raise CommandError("interrupted; the next run reuses what is finished and resumes training") from None
+        except MusicCapsError as exc:  # a row the one MusicCaps reader cannot use: its file, line and why
+            raise CommandError(f"the demo needs a readable MusicCaps CSV: {exc}") from None
         finally:
             signal.signal(signal.SIGTERM, previous)
 
     def run_demo(self, opts: dict) -> None:
         started = time.perf_counter()
         var = Path(settings.VAR_DIR)
-        self.text_encoder = None  # one MiniLM for the whole run, remembering what it embedded (see below)
+        self.text_encoder = None  # one MiniLM for the whole run, each text embedded once (see encoder())
         self.step("database", self.migrate)
         # Pairs before the catalog: both embed the same MusicCaps captions, and the catalog reuses the vectors.
         self.step("demo pairs", lambda: self.ensure_pairs(var / "demo-pairs"))
