@@ -87,6 +87,7 @@ class CachingTextEncoder(TextEncoder):
         with self._lock:
             keys = sorted(self._vectors)
             vectors = np.stack([self._vectors[k] for k in keys]).astype(np.float32)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp.npz")
         np.savez(tmp, texts=np.array(keys), vectors=vectors)
         tmp.replace(self.path)

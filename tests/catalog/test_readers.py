@@ -95,11 +95,11 @@ def test_malformed_musiccaps_rows_are_reported_by_line_and_nothing_half_written(
     reason, and stops the import (or is skipped with --skip-invalid); a file without its columns is one line."""
     from django.core.management.base import CommandError
 
-    from tests.prior.test_musiccaps_reader import GOOD, write_csv
+    from tests.data_files import MUSICCAPS_ROW, write_musiccaps_csv
 
     folder = tmp_path / "musiccaps"
-    folder.mkdir()
-    write_csv(folder / "musiccaps-public.csv", [GOOD, {**GOOD, "ytid": "def", "aspect_list": "['a', "}])
+    bad = {**MUSICCAPS_ROW, "ytid": "def", "aspect_list": "['a', "}
+    write_musiccaps_csv(folder / "musiccaps-public.csv", [MUSICCAPS_ROW, bad])
     monkeypatch.setenv("SHARED_DATA_DIR", str(tmp_path))
     import prior.encoders
 

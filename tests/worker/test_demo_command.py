@@ -71,10 +71,10 @@ def test_host_and_port_come_from_the_environment_and_the_flags_win(monkeypatch):
 def test_a_malformed_musiccaps_row_stops_the_demo_in_one_line(db, settings, tmp_path, monkeypatch):
     """The demo reads MusicCaps through the one reader: a bad row is its file, line and why, not a traceback (and
     not a row silently left out of the demo pairs)."""
-    from tests.prior.test_musiccaps_reader import GOOD, write_csv
+    from tests.data_files import MUSICCAPS_ROW, write_musiccaps_csv
 
-    (tmp_path / "data" / "musiccaps").mkdir(parents=True)
-    write_csv(tmp_path / "data" / "musiccaps" / "musiccaps-public.csv", [GOOD, {**GOOD, "ytid": "x", "caption": " "}])
+    no_caption = {**MUSICCAPS_ROW, "ytid": "x", "caption": " "}
+    write_musiccaps_csv(tmp_path / "data" / "musiccaps" / "musiccaps-public.csv", [MUSICCAPS_ROW, no_caption])
     monkeypatch.setenv("SHARED_DATA_DIR", str(tmp_path / "data"))
     settings.VAR_DIR = tmp_path / "var"
     settings.PRIOR_CHECKPOINT = str(tmp_path / "no-prior-yet")

@@ -1,30 +1,16 @@
-"""The one MusicCaps reader on small files written here: a row means the same to every caller, and a file it cannot
-use is one line naming the file, the line and why (no real data needed)."""
+"""The one MusicCaps reader and the one MTG-Jamendo reader on small files written here: a row means the same to
+every caller, and a file they cannot use is one line naming the file, the line and why (no real data needed)."""
 
 from __future__ import annotations
-
-import csv
-from pathlib import Path
 
 import pytest
 
 from prior.data.musiccaps import COLUMNS, Clip, MusicCapsError, parse_row, read_clips, text_proxy_clips
-
-GOOD = {"ytid": "abc", "start_s": "30", "end_s": "40", "aspect_list": "['Sad', ' piano ', 'sad', '']",
-        "caption": "A sad piano.", "is_audioset_eval": "True", "audioset_positive_labels": "/m/1,/m/2",
-        "author_id": "4", "is_balanced_subset": "False"}
-
-
-def write_csv(path: Path, rows: list[dict]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(GOOD))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+from tests.data_files import MUSICCAPS_ROW, write_musiccaps_csv
 
 
 def test_a_row_becomes_one_clip_with_its_aspects_as_written(tmp_path):
-    [clip] = read_clips(write_csv(tmp_path / "m.csv", [GOOD]))
+    [clip] = read_clips(write_musiccaps_csv(tmp_path / "m.csv", [MUSICCAPS_ROW]))
     assert clip == Clip(ytid="abc", caption="A sad piano.", aspects=("Sad", "piano", "sad"), is_eval=True,
                         start_s=30.0, end_s=40.0, audioset_labels=("/m/1", "/m/2"), author_id="4",
                         is_balanced=False, line=2)
@@ -43,8 +29,8 @@ def test_a_row_becomes_one_clip_with_its_aspects_as_written(tmp_path):
     ],
 )
 def test_a_bad_row_is_one_line_with_its_line_number(tmp_path, change, why):
-    path = write_csv(tmp_path / "m.csv", [GOOD, {**GOOD, "ytid": "def", **change}])
-    assert parse_row({**GOOD, **change}, 7) == why
+    path = write_musiccaps_csv(tmp_path / "m.csv", [MUSICCAPS_ROW, {**MUSICCAPS_ROW, "ytid": "def", **change}])
+    assert parse_row({**MUSICCAPS_ROW, **change}, 7) == why
     with pytest.raises(MusicCapsError) as caught:
         read_clips(path)
     assert str(caught.value) == f"{path}:3: {why}"
@@ -59,3 +45,18 @@ def test_a_file_that_is_not_musiccaps_says_what_is_missing(tmp_path):
         read_clips(bad)
     with pytest.raises(FileNotFoundError, match="no such file"):
         read_clips(tmp_path / "missing.csv")
+
+
+def test_the_jamendo_reader_has_the_same_policy(tmp_path):
+    from prior.data.jamendo import JamendoError, read_tracks
+
+    path = tmp_path / "autotagging_top50tags-train.tsv"
+    path.write_text("TRACK_ID\tARTIST_ID\tALBUM_ID\tPATH\tDURATION\tTAGS\n"
+                    "track_0000214\tartist_1\talbum_1\t14/214.mp3\t124.6\tgenre---poprock\tmood/theme---calm\n"
+                    "track_0000215\tartist_1\talbum_1\t15/215.mp3\tlong\tgenre---rock\n")
+    with pytest.raises(JamendoError) as caught:
+        read_tracks(path)
+    assert str(caught.value) == f"{path}:3: DURATION 'long' is not a number"
+    path.write_text("\n".join(path.read_text().splitlines()[:2]) + "\n")
+    [track] = read_tracks(path)
+    assert (track.number, track.duration_s, track.tags) == ("214", 124.6, ["pop rock", "calm"])
