@@ -54,9 +54,9 @@ def best_rate(fn, items: int, repeats: int) -> dict:
 
 def captions(n: int) -> list[str]:
     if CSV.is_file():
-        from prior.encoders.demo_pairs import read_musiccaps
+        from prior.data.musiccaps import read_clips
 
-        return [c.caption for c in read_musiccaps(CSV, limit=n)]
+        return [c.caption for c in read_clips(CSV, limit=n)]
     return ["A mellow piano ballad with soft female vocals, sad and soulful."] * n
 
 
@@ -137,6 +137,8 @@ def main() -> None:
 
     import torch
 
+    from prior.device import pick_device
+
     if args.threads:
         torch.set_num_threads(args.threads)
     out = {
@@ -147,7 +149,7 @@ def main() -> None:
         "note": "palette = weight-free colour/texture descriptor; minilm = text-proxy music space (offline stand-ins)",
     }
     if args.gpu:
-        device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        device = str(pick_device(args.device))
         out["architectures_random_weights"] = architectures(args.batch, device, args.repeats)
     print(json.dumps(out, indent=2))
 

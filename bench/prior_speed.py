@@ -39,6 +39,7 @@ import torch  # noqa: E402
 
 from prior.checkpoint import save_checkpoint  # noqa: E402
 from prior.config import NetworkConfig, config_to_dict  # noqa: E402
+from prior.device import pick_device  # noqa: E402
 from prior.guidance import cfg_denoise, cfg_pair  # noqa: E402
 from prior.precond import EDMDenoiser  # noqa: E402
 from prior.service import TRUNK_DTYPES, PriorSampler, native_cpu_bf16  # noqa: E402
@@ -114,7 +115,7 @@ def throughput(args: argparse.Namespace) -> dict:
     from prior.guidance import guided_denoiser
     from prior.sampling import karras_sigmas, steps_for_nfe
 
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = pick_device(args.device)
     defaults = SamplingConfig()
     sigmas = karras_sigmas(steps_for_nfe(defaults.sampler, defaults.nfe), defaults.sigma_min, defaults.sigma_max)
     rows = {}
@@ -147,7 +148,7 @@ def concurrent_callers(args: argparse.Namespace) -> dict:
 
     from prior.batching import SampleBatcher
 
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = str(pick_device(args.device))
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = args.checkpoint or make_default_checkpoint(Path(tmp) / "ck", args.cond_dim, args.music_dim)
         sampler = PriorSampler.load(ckpt, device=device, dtype=args.dtype, cuda_graphs=args.cuda_graphs)

@@ -105,14 +105,14 @@ def load_catalog(n_tracks: int, musiccaps_npz: Path, work: Path, seed: int = 0) 
     from catalog.services.ingest import ingest_file
     from catalog.services.spaces import space_from_prior
     from catalog.vector_index import build_index
+    from prior.data.musiccaps import read_clips
     from prior.data.npz import load_catalog as load_npz
-    from prior.encoders.demo_pairs import read_musiccaps
     from prior.spaces import MINILM
 
     real = load_npz(musiccaps_npz)
     from catalog.datasets import data_file
 
-    clips = {c.ytid: c for c in read_musiccaps(data_file("musiccaps", "musiccaps-public.csv"))}
+    clips = {c.ytid: c for c in read_clips(data_file("musiccaps", "musiccaps-public.csv"))}
     n_real = min(len(real.ids), n_tracks)
     rng = np.random.default_rng(seed)
     base = real.music[rng.integers(0, len(real.ids), n_tracks - n_real)]
@@ -147,7 +147,7 @@ def load_catalog(n_tracks: int, musiccaps_npz: Path, work: Path, seed: int = 0) 
 
 
 def sample_pngs() -> list[bytes]:
-    from prior.encoders.demo_pairs import Mood, render_mood_image
+    from prior.data.demo_pairs import Mood, render_mood_image
 
     out = []
     for i, (valence, energy) in enumerate(MOODS):

@@ -16,7 +16,7 @@ version the picture alone chose) then ``POST /api/sessions/{id}/steer`` with ``{
 - ``mood_gap``: what the picture controls is mood (the demo prior maps a picture's warmth and light to valence):
   (happy - sad share of the warm picture's playlists) - (the same for the cold picture's), a track being happy /
   sad when the valence of its aspect list (the lexicon the demo pairs were built with,
-  :func:`prior.encoders.demo_pairs.mood_from_aspects`) is above 0.3 / below -0.3; ``unsteered`` on the pictures'
+  :func:`prior.data.demo_pairs.mood_from_aspects`) is above 0.3 / below -0.3; ``unsteered`` on the pictures'
   own versions, ``steered`` on the versions steered by a genre (over all genres, so the same tags on both sides);
 - ``avoid``: sessions that steer ``{"avoid": [tag]}`` for a few common instruments/voices; the share of the
   playlist carrying the tag before (the picture's version) and after.
@@ -97,9 +97,9 @@ def parse_config(name: str) -> dict:
 
 
 def pictures() -> dict[str, bytes]:
-    """The two pictures ``make demo`` renders (recommend/management/commands/demo.py), as PNG bytes."""
-    from prior.encoders.demo_pairs import Mood, render_mood_image
-    from recommend.management.commands.demo import SAMPLE_MOODS
+    """The two pictures ``make demo`` renders (demo/management/commands/demo.py), as PNG bytes."""
+    from demo.management.commands.demo import SAMPLE_MOODS
+    from prior.data.demo_pairs import Mood, render_mood_image
 
     out = {}
     for name in PICTURES:
@@ -115,9 +115,10 @@ class Labels:
     def __init__(self):
         from catalog.datasets import data_file
         from catalog.models import Track
-        from prior.encoders.demo_pairs import mood_from_aspects, read_musiccaps
+        from prior.data.demo_pairs import mood_from_aspects
+        from prior.data.musiccaps import read_clips
 
-        clips = {c.ytid: c for c in read_musiccaps(data_file("musiccaps", "musiccaps-public.csv"))}
+        clips = {c.ytid: c for c in read_clips(data_file("musiccaps", "musiccaps-public.csv"))}
         self.carries: dict[int, set[str]] = {}
         self.valence: dict[int, float] = {}
         patterns = {tag: [re.compile(p) for p in ps] for tag, ps in {**GENRES, **AVOID}.items()}

@@ -54,7 +54,7 @@ sys.path.insert(0, str(ROOT))
 
 from prior.checkpoint import update_steering  # noqa: E402
 from prior.config import config_to_dict  # noqa: E402
-from prior.data.jamendo import JamendoTrack, describe, read_tracks, tsv_name  # noqa: E402
+from prior.data.jamendo import JamendoError, JamendoTrack, describe, read_tracks, tsv_name  # noqa: E402
 from prior.retrieval import per_seed_top_k, round_robin_merge  # noqa: E402
 from prior.service import PriorSampler  # noqa: E402
 from prior.steering import NULL_GUIDANCE, SteeringConfig, SteeringState, retrieval_vectors, steering_plan  # noqa: E402
@@ -310,31 +310,19 @@ def data_dir() -> Path:
     return Path(override) if override else ROOT.parent / "shared" / "data"
 
 
-class Embedder:
-    """MiniLM text vectors, each distinct sentence encoded once (tag sentences repeat a lot); kept in ``path``
-    between runs (the sentences are the keys, so a changed sentence is encoded afresh)."""
-
-    def __init__(self, path: Path | None = None):
-        from prior.encoders import get_text_encoder
-
-        self.encoder = get_text_encoder("minilm")
-        self.path = path
-        self.cache: dict[str, np.ndarray] = {}
-        if path is not None and path.exists():
-            with np.load(path) as data:
-                self.cache = dict(zip(data["texts"].tolist(), data["vectors"], strict=True))
-
-    def __call__(self, texts: Sequence[str]) -> np.ndarray:
-        new = sorted(set(texts) - self.cache.keys())
-        if new:
-            self.cache.update(zip(new, self.encoder.encode_texts(new), strict=True))
-            if self.path is not None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                np.savez(self.path, texts=np.array(list(self.cache)), vectors=np.stack(list(self.cache.values())))
-        return np.stack([self.cache[t] for t in texts]).astype(np.float32)
+Embed = Callable[[Sequence[str]], np.ndarray]
 
 
-def train_models(world: str, train: list[JamendoTrack], embed: Embedder, steps: int, out: Path, retrain: bool):
+def text_embedder(path: Path | None = None) -> Embed:
+    """MiniLM text vectors, each distinct sentence encoded once (tag sentences repeat a lot), kept in ``path``
+    between runs: the project's one text-vector cache (:class:`prior.encoders.cache.CachingTextEncoder`)."""
+    from prior.encoders import get_text_encoder
+    from prior.encoders.cache import CachingTextEncoder
+
+    return CachingTextEncoder(get_text_encoder("minilm"), path=path).encode_texts
+
+
+def train_models(world: str, train: list[JamendoTrack], embed: Embed, steps: int, out: Path, retrain: bool):
     """The small prior (width 256) and the regression baseline on the train split's (condition, track) pairs."""
     from prior.baseline import train_regression
     from prior.config import NetworkConfig, TrainConfig
@@ -363,7 +351,7 @@ def train_models(world: str, train: list[JamendoTrack], embed: Embedder, steps: 
     return prior, regression, cond, music, info
 
 
-def evaluate_split(split: Split, world: str, embed: Embedder, prior, regression, train_cond, train_music,
+def evaluate_split(split: Split, world: str, embed: Embed, prior, regression, train_cond, train_music,
                    params: dict) -> dict:
     """Every method on one split with the given parameters (``params``: each method's k)."""
     catalog = embed([track_text(t, world) for t in split.tracks])
@@ -401,7 +389,7 @@ def evaluate_split(split: Split, world: str, embed: Embedder, prior, regression,
     return out
 
 
-def choose_on_validation(split: Split, world: str, embed: Embedder, prior, regression, train_cond,
+def choose_on_validation(split: Split, world: str, embed: Embed, prior, regression, train_cond,
                          train_music) -> tuple[dict, dict]:
     """Each method's k with the highest joint_p@20 on validation, and the sweep that chose it."""
     catalog = embed([track_text(t, world) for t in split.tracks])
@@ -459,8 +447,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc.filename}: no such file (set SHARED_DATA_DIR to the folder holding the shared data)",
               file=sys.stderr)
         return 2
+    except JamendoError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     started = time.perf_counter()
-    embed = Embedder(ROOT / "var" / "bench_steering" / "minilm_vectors.npz")
+    embed = text_embedder(ROOT / "var" / "bench_steering" / "minilm_vectors.npz")
     prior, regression, train_cond, train_music, info = train_models(
         args.world, train, embed, args.steps, prior_dir(args.world).parent, args.retrain)
     val_split, test_split = make_split(val, args.queries, 1), make_split(test, args.queries, 2)

@@ -4,17 +4,25 @@
 
 gthread workers: each process serves ``GUNICORN_THREADS`` requests at once, so concurrent sampling calls of a
 process share batched passes of the prior (prior/batching.py) and the models are loaded once per process, not
-once per request slot. Processes: ``WEB_CONCURRENCY`` (gunicorn's own variable), default one per CPU. Command-line
-flags override anything here.
+once per request slot. Processes: ``WEB_CONCURRENCY`` (gunicorn's own variable), default one per CPU. The values
+come from :mod:`config.web_server` (typed defaults, checked like every setting: a malformed one stops gunicorn with
+one line naming it). Command-line flags override anything here.
 """
 
-import os
+from django.core.exceptions import ImproperlyConfigured
 
-bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 2)
+from config.web_server import gunicorn_settings
+
+try:
+    _settings = gunicorn_settings()
+except ImproperlyConfigured as exc:
+    raise SystemExit(f"Configuration error: {exc}") from None  # SystemExit: gunicorn prints it, no traceback
+
+bind = _settings["bind"]
+workers = _settings["workers"]
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+threads = _settings["threads"]
+timeout = _settings["timeout"]
 
 
 def post_worker_init(worker) -> None:

@@ -16,6 +16,11 @@ from django.core.exceptions import ImproperlyConfigured
 
 from catalog.subsonic import AUTH_MODES
 from config.env import cache_config, env_bool, env_choice, env_list, env_memory, env_origins, env_rate, env_value
+from config.web_server import check_environment as check_web_server_environment
+
+# gunicorn reads its own settings (config/gunicorn.conf.py), but they are checked here with every other one, so any
+# process of the project refuses a malformed GUNICORN_* or WEB_CONCURRENCY at start, naming it.
+check_web_server_environment()
 
 # Idle OpenMP threads must sleep, not spin: on shared CPU cores spinning made one prior query 10x slower
 # (docs/prior-model.md). Set before anything imports torch.
@@ -70,6 +75,7 @@ INSTALLED_APPS = [
     "recommend",
     "serving",
     "web",
+    "demo",  # manage.py demo: builds and serves the offline demo; nothing imports it
 ]
 
 MIDDLEWARE = [

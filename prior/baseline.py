@@ -15,12 +15,12 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from prior.checkpoint import save_checkpoint
 from prior.config import NetworkConfig, TrainConfig
 from prior.data.npz import Pairs
-from prior.train import TrainingError, lr_at, make_optimizer, seeded_init, show_progress
+from prior.progress import Progress
+from prior.train import check_dims, fit, prepare
 
 
 class ResidualBlock(nn.Module):
@@ -80,21 +80,13 @@ def train_regression(
     """Train the baseline (at most ``train.steps`` steps, early-stopped on validation cosine loss); save; metrics."""
     train = train or TrainConfig()
     network = network or NetworkConfig(cond_dim=pairs.cond.shape[1], music_dim=pairs.music.shape[1])
-    if (network.cond_dim, network.music_dim) != (pairs.cond.shape[1], pairs.music.shape[1]):
-        raise TrainingError("network dimensions do not match the data")
-    if train.steps < 1 or train.batch < 1:
-        raise TrainingError("steps and batch must be >= 1")
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    cond = torch.from_numpy(pairs.cond).to(dev)
-    music = torch.from_numpy(pairs.music).to(dev)
+    check_dims(pairs, network, train)
+    run = prepare(pairs, lambda: RegressionNetwork(network), train, device)
+    cond, music, model, optimizer = run.cond, run.music, run.model, run.optimizer
     train_idx, val_idx = split_validation(len(pairs), train.val_fraction, train.seed)
-    train_idx, val_idx = train_idx.to(dev), val_idx.to(dev)
-
-    model = seeded_init(lambda: RegressionNetwork(network), train.seed).to(dev)
-    optimizer = make_optimizer(model, train)
-    generator = torch.Generator(device=dev).manual_seed(train.seed)
+    train_idx, val_idx = train_idx.to(run.device), val_idx.to(run.device)
     best_loss, best_state, best_step, bad_evals = math.inf, None, 0, 0
-    step, started = 0, time.perf_counter()
+    started = time.perf_counter()
 
     def val_loss() -> float:
         model.eval()
@@ -103,33 +95,26 @@ def train_regression(
         model.train()
         return value
 
-    model.train()
-    bar = tqdm(total=train.steps, disable=not show_progress(progress), desc="baseline", unit="step")
-    try:
-        while step < train.steps:
-            for group in optimizer.param_groups:
-                group["lr"] = lr_at(step, train)
-            rows = train_idx[torch.randint(len(train_idx), (train.batch,), generator=generator, device=dev)]
-            loss = cosine_loss(model(cond[rows]), music[rows])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if train.clip > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), train.clip)
-            optimizer.step()
-            step += 1
-            bar.update(1)
-            if len(val_idx) and (step % train.eval_every == 0 or step == train.steps):
-                current = val_loss()
-                bar.set_postfix(val=f"{current:.4f}")
-                if current < best_loss - 1e-5:
-                    best_loss, best_step, bad_evals = current, step, 0
-                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                else:
-                    bad_evals += 1
-                    if bad_evals >= train.patience:
-                        break
-    finally:
-        bar.close()
+    def batch_loss(idx: torch.Tensor) -> torch.Tensor:
+        rows = train_idx[idx]
+        return cosine_loss(model(cond[rows]), music[rows])
+
+    def after_step(done: int, loss: torch.Tensor, bar: Progress) -> bool:
+        """Validation every ``eval_every`` steps; True (stop) after ``patience`` evaluations without progress."""
+        nonlocal best_loss, best_state, best_step, bad_evals
+        if not len(val_idx) or (done % train.eval_every and done != train.steps):
+            return False
+        current = val_loss()
+        bar.note(val=f"{current:.4f}")
+        if current < best_loss - 1e-5:
+            best_loss, best_step, bad_evals = current, done, 0
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            return False
+        bad_evals += 1
+        return bad_evals >= train.patience
+
+    step = fit(model, optimizer, train, batch_loss, rows=len(train_idx), generator=run.generator,
+               after_step=after_step, desc="baseline", progress=progress)
     if best_state is not None:
         model.load_state_dict(best_state)
     metrics = {

@@ -27,6 +27,7 @@ from prior.baseline import RegressionNetwork
 from prior.checkpoint import Checkpoint, load_checkpoint
 from prior.config import TRUNK_DTYPES, SamplingConfig, SteeringConfig
 from prior.cuda_graphs import GraphedPass
+from prior.device import pick_device
 from prior.guidance import STEER_SCHEDULES, guided_denoiser
 from prior.precond import EDMDenoiser
 from prior.sampling import SAMPLERS, draws_noise, karras_sigmas, run_sampler, steps_for_nfe
@@ -61,14 +62,6 @@ class PreparedQuery:
     @property
     def rows(self) -> int:
         return self.noise.shape[0]
-
-
-def default_device(device: str | None = None) -> torch.device:
-    """``device`` if given, else CUDA when available, else CPU."""
-    if device:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
 
 
 def trunk_dtype(name: str, device: torch.device) -> torch.dtype:
@@ -156,7 +149,7 @@ class PriorSampler(_LoadedModel):
         if checkpoint.kind != "diffusion":
             raise ValueError(f"{checkpoint.path}: a {checkpoint.kind} checkpoint cannot be sampled (RegressionModel)")
         self.checkpoint = checkpoint
-        self.device = default_device(device)
+        self.device = pick_device(device)
         self.cond_space: EmbeddingSpace = checkpoint.cond_space
         self.music_space: EmbeddingSpace = checkpoint.music_space
         self.defaults: SamplingConfig = checkpoint.sampling_config()
@@ -333,7 +326,7 @@ class RegressionModel(_LoadedModel):
         if checkpoint.kind != "regression":
             raise ValueError(f"{checkpoint.path}: a {checkpoint.kind} checkpoint is not a regression model")
         self.checkpoint = checkpoint
-        self.device = default_device(device)
+        self.device = pick_device(device)
         self.cond_space: EmbeddingSpace = checkpoint.cond_space
         self.music_space: EmbeddingSpace = checkpoint.music_space
         self.network = _freeze(checkpoint.load_into(RegressionNetwork(checkpoint.network)), self.device)

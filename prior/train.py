@@ -1,4 +1,5 @@
-"""Training the diffusion prior on paired data from the NPZ contract.
+"""Training the diffusion prior on paired data from the NPZ contract, and the one training loop (:func:`fit`,
+:func:`prepare`) that the regression baseline (:mod:`prior.baseline`) trains with too.
 
 AdamW with linear warm-up then cosine decay, gradient-norm clipping, and an exponential moving average (EMA) of the
 weights: the EMA weights are what gets saved for sampling, because diffusion samples from averaged weights are
@@ -12,21 +13,22 @@ from __future__ import annotations
 
 import copy
 import math
-import sys
 import time
 from collections import deque
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from prior.checkpoint import TRAINING_STATE_FILE, save_checkpoint
 from prior.config import NetworkConfig, SteeringConfig, TrainConfig, config_from_dict, config_to_dict
 from prior.data.npz import Pairs
+from prior.device import pick_device
 from prior.loss import edm_loss
 from prior.precond import EDMDenoiser
+from prior.progress import Progress, progress_bar
 
 
 class TrainingError(ValueError):
@@ -53,11 +55,6 @@ def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
         e.lerp_(p, 1 - decay)
 
 
-def show_progress(progress: bool | None) -> bool:
-    """Explicit choice, else a bar only when stderr is a terminal (not in logs, CI or tests)."""
-    return sys.stderr.isatty() if progress is None else progress
-
-
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     """AdamW; no weight decay on biases, norms and the null embedding (1-d parameters), as is usual."""
     decay = [p for p in model.parameters() if p.ndim >= 2]
@@ -71,6 +68,86 @@ def seeded_init(factory, seed: int):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return factory()
+
+
+def check_dims(pairs: Pairs, network: NetworkConfig, train: TrainConfig) -> None:
+    """The network must take the data's dimensions, and a run must have at least one step of one row."""
+    if (network.cond_dim, network.music_dim) != (pairs.cond.shape[1], pairs.music.shape[1]):
+        raise TrainingError(
+            f"network expects cond/music dims {network.cond_dim}/{network.music_dim}, "
+            f"data has {pairs.cond.shape[1]}/{pairs.music.shape[1]}"
+        )
+    if train.steps < 1 or train.batch < 1:
+        raise TrainingError("steps and batch must be >= 1")
+
+
+@dataclass
+class Setup:
+    """What a training run starts from: the data on the device, the seeded model, its optimizer, the batch stream."""
+
+    device: torch.device
+    cond: torch.Tensor
+    music: torch.Tensor
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    generator: torch.Generator
+
+
+def prepare(pairs: Pairs, build: Callable[[], nn.Module], train: TrainConfig, device: str | None) -> Setup:
+    """The device (:func:`prior.device.pick_device`), the model built with weights from ``train.seed``, AdamW, and
+    the random stream of batches (and of the model's noise) seeded with ``train.seed``: same seed, same run."""
+    dev = pick_device(device)
+    model = seeded_init(build, train.seed).to(dev)
+    generator = torch.Generator(device=dev)
+    generator.manual_seed(train.seed)
+    return Setup(dev, torch.from_numpy(pairs.cond).to(dev), torch.from_numpy(pairs.music).to(dev), model,
+                 make_optimizer(model, train), generator)
+
+
+def fit(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    train: TrainConfig,
+    batch_loss: Callable[[torch.Tensor], torch.Tensor],
+    *,
+    rows: int,
+    generator: torch.Generator,
+    step: int = 0,
+    end: int | None = None,
+    after_step: Callable[[int, torch.Tensor, Progress], bool | None] | None = None,
+    desc: str = "train",
+    progress: bool | None = None,
+) -> int:
+    """The one training loop of the prior and the regression baseline; returns the step reached.
+
+    Each step sets the learning rate (:func:`lr_at`), draws ``train.batch`` row indices below ``rows`` from
+    ``generator``, takes the model's loss on them (``batch_loss(indices)``: the only model-specific part), stops
+    on a non-finite loss, clips the gradient norm to ``train.clip`` and steps the optimizer. Then ``after_step(step,
+    loss, bar)`` (step counted from 1) does the model's own bookkeeping (EMA, checkpoints, validation) and returns
+    True to stop early. It runs from ``step`` up to ``end`` (default ``train.steps``), with a progress bar.
+    Why one loop: the baseline is only a fair comparison if it is trained the way the prior is.
+    """
+    end = train.steps if end is None else min(end, train.steps)
+    model.train()
+    device = next(model.parameters()).device
+    with progress_bar(train.steps, "step", progress, desc=desc, initial=min(step, train.steps)) as bar:
+        while step < end:
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step, train)
+            idx = torch.randint(rows, (train.batch,), generator=generator, device=device)
+            loss = batch_loss(idx)
+            if not torch.isfinite(loss):
+                raise TrainingError(f"loss became {loss.item()} at step {step}; try a lower --lr")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if train.clip > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), train.clip)
+            optimizer.step()
+            step += 1
+            bar(1)
+            if after_step is not None and after_step(step, loss.detach(), bar):
+                break
+    return step
 
 
 def train_prior(
@@ -98,25 +175,14 @@ def train_prior(
     train = train or TrainConfig()
     steering = config_to_dict(steering or SteeringConfig())
     network = network or NetworkConfig(cond_dim=pairs.cond.shape[1], music_dim=pairs.music.shape[1])
-    if (network.cond_dim, network.music_dim) != (pairs.cond.shape[1], pairs.music.shape[1]):
-        raise TrainingError(
-            f"network expects cond/music dims {network.cond_dim}/{network.music_dim}, "
-            f"data has {pairs.cond.shape[1]}/{pairs.music.shape[1]}"
-        )
-    if train.steps < 1 or train.batch < 1:
-        raise TrainingError("steps and batch must be >= 1")
+    check_dims(pairs, network, train)
     # Record the sigma_data actually used, so the checkpoint does not depend on how a default is computed later.
     network = replace(network, sigma_data=network.resolved_sigma_data())
     out_dir = Path(out_dir)
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    cond = torch.from_numpy(pairs.cond).to(dev)
-    music = torch.from_numpy(pairs.music).to(dev)
-
-    model = seeded_init(lambda: EDMDenoiser(network), train.seed).to(dev)
+    run = prepare(pairs, lambda: EDMDenoiser(network), train, device)
+    dev, cond, music, model, optimizer, generator = (run.device, run.cond, run.music, run.model, run.optimizer,
+                                                     run.generator)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
-    optimizer = make_optimizer(model, train)
-    generator = torch.Generator(device=dev)
-    generator.manual_seed(train.seed)
     step, losses, elapsed = 0, deque(maxlen=100), 0.0
 
     state_path = out_dir / TRAINING_STATE_FILE
@@ -163,37 +229,29 @@ def train_prior(
         state_path.with_name(state_path.name + ".tmp").replace(state_path)
         return metrics
 
-    model.train()
-    bar = tqdm(total=train.steps, initial=min(step, train.steps), disable=not show_progress(progress),
-               desc="prior", unit="step", dynamic_ncols=True)
+    clock = [time.perf_counter()]  # when the current stretch of training steps started (saves are not counted)
+
+    def after_step(done: int, loss: torch.Tensor, bar: Progress) -> None:
+        nonlocal step, elapsed
+        update_ema(ema, model, ema_decay(done - 1, train.ema))
+        step = done
+        losses.append(loss.item())
+        now = time.perf_counter()
+        elapsed += now - clock[0]
+        if step % 50 == 0:
+            bar.note(loss=f"{sum(losses) / len(losses):.4f}")
+        if save_every and step % save_every == 0 and step < train.steps:
+            save()
+        clock[0] = time.perf_counter()
+
+    def batch_loss(idx: torch.Tensor) -> torch.Tensor:
+        return edm_loss(model, music[idx], cond[idx], P_mean=train.P_mean, P_std=train.P_std,
+                        cond_dropout=train.cond_dropout, generator=generator)
+
     try:
-        end = train.steps if stop_at is None else min(train.steps, stop_at)
-        while step < end:
-            started = time.perf_counter()
-            for group in optimizer.param_groups:
-                group["lr"] = lr_at(step, train)
-            idx = torch.randint(len(pairs), (train.batch,), generator=generator, device=dev)
-            loss = edm_loss(model, music[idx], cond[idx], P_mean=train.P_mean, P_std=train.P_std,
-                            cond_dropout=train.cond_dropout, generator=generator)
-            if not torch.isfinite(loss):
-                raise TrainingError(f"loss became {float(loss)} at step {step}; try a lower --lr")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if train.clip > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), train.clip)
-            optimizer.step()
-            update_ema(ema, model, ema_decay(step, train.ema))
-            step += 1
-            losses.append(loss.item())
-            elapsed += time.perf_counter() - started
-            bar.update(1)
-            if step % 50 == 0:
-                bar.set_postfix(loss=f"{sum(losses) / len(losses):.4f}")
-            if save_every and step % save_every == 0 and step < train.steps:
-                save()
+        fit(model, optimizer, train, batch_loss, rows=len(pairs), generator=generator, step=step, end=stop_at,
+            after_step=after_step, desc="prior", progress=progress)
     except KeyboardInterrupt:
         save()  # so that --resume continues from here
         raise
-    finally:
-        bar.close()
     return save()

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from functools import lru_cache
 
 import numpy as np
-from django.conf import settings
 
 from prior.config import SteeringConfig
+from prior.encoders.cache import CachingTextEncoder
 from prior.spaces import EmbeddingSpace
 from serving import runtime, sampling
 
@@ -48,18 +47,19 @@ def encode_image(image) -> np.ndarray:
     return np.asarray(runtime.get_image_encoder().encode_images([image])[0], dtype=np.float32)
 
 
-@lru_cache(maxsize=4096)
-def _encode_tag(encoder_name: str, tag: str) -> np.ndarray:
-    vector = np.asarray(runtime.get_text_encoder().encode_texts([tag])[0], dtype=np.float32)
-    vector.setflags(write=False)  # shared by every caller through the cache
-    return vector
+_tags: CachingTextEncoder | None = None  # the text encoder with its tag cache (users repeat the same few tags)
 
 
 def encode_tags(tags: Sequence[str]) -> np.ndarray:
-    """Tags -> ``[n, Dm]`` text embeddings in the music space; cached per tag (users repeat the same few tags)."""
+    """Tags -> ``[n, Dm]`` text embeddings in the music space; each distinct tag embedded once per process."""
+    global _tags
     if not tags:
         return np.zeros((0, music_space().dim), dtype=np.float32)
-    return np.stack([_encode_tag(settings.TEXT_ENCODER, tag) for tag in tags])
+    encoder = runtime.get_text_encoder()
+    if _tags is None or _tags.base is not encoder:
+        # chunk=1: a tag's vector never depends on which tags shared its batch (padding), so a seed replays
+        _tags = CachingTextEncoder(encoder, max_texts=4096, chunk=1)
+    return _tags.encode_texts(list(tags))
 
 
 def sample_seeds(
@@ -86,5 +86,6 @@ def sampling_ahead() -> AbstractContextManager:
 
 def reset() -> None:
     """Forget loaded models and cached tag vectors (after a settings change in tests, or a new checkpoint)."""
+    global _tags
     runtime.reset()
-    _encode_tag.cache_clear()
+    _tags = None

@@ -134,13 +134,18 @@ MALFORMED = {
     "THROTTLE_STEER": "120",
     "THROTTLE_FEEDBACK": "300/fortnight",
     "HNSW_MAINTENANCE_WORK_MEM": "2 gigs",
+    "GUNICORN_BIND": "8000",  # config/web_server.py (gunicorn's settings)
+    "GUNICORN_THREADS": "many",
+    "GUNICORN_TIMEOUT": "0",
+    "WEB_CONCURRENCY": "-2",
 }
 
 
-def test_every_worker_setting_has_a_malformed_case():
+def test_every_worker_and_web_server_setting_has_a_malformed_case():
+    from config import web_server
     from serving import conf
 
-    assert set(conf.DEFAULTS) <= set(MALFORMED)
+    assert set(conf.DEFAULTS) | set(web_server.DEFAULTS) <= set(MALFORMED)
 
 
 @pytest.mark.parametrize(("variable", "value"), MALFORMED.items())

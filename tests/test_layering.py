@@ -6,7 +6,8 @@ a new dependency that points the wrong way, or a new import circle, fails here. 
                                +---- worker        config: wiring (settings, URLs, errors, health, servers) + base
 
 ``serving`` owns the models of a serving process and where sampling runs; ``worker`` (the Celery app and its thin
-tasks) sits above it and nothing but the wiring imports it: serving sends the task by name.
+tasks) sits above it and nothing but the wiring imports it: serving sends the task by name. ``demo``
+(``manage.py demo``) uses them all; nothing imports it.
 
 ``core`` (application errors and the API's error shape) is the floor every app may stand on: it imports no app and
 no config. ``config`` is two things: its wiring modules are the composition root (they may import any app, and no
@@ -24,7 +25,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("prior", "core", "catalog", "serving", "recommend", "worker", "web", "config")
+PACKAGES = ("prior", "core", "catalog", "serving", "recommend", "worker", "web", "demo", "config")
 CONFIG_BASE = {"config", "config.env", "config.embedded_db", "config.db_router"}
 # What an app may still import from config, and why it stays there: reading the environment the way the settings
 # do (``recommend.conf``, ``manage.py demo``), and which database a read goes to, a decision made in the settings'
@@ -111,6 +112,11 @@ def test_only_the_wiring_imports_the_worker_and_it_imports_only_serving():
     assert [o for package in ("prior", "catalog", "serving", "recommend", "web")
             for o in _offenders(package, {"worker"})] == []
     assert _offenders("worker", set(PACKAGES) - {"worker", "serving"}) == []
+
+
+def test_nothing_builds_on_the_demo():
+    """``manage.py demo`` drives the apps; an app that imported it would depend on the offline demo."""
+    assert [o for package in PACKAGES if package != "demo" for o in _offenders(package, {"demo"})] == []
 
 
 def test_no_app_imports_the_wiring():

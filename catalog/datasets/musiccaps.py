@@ -14,15 +14,13 @@ A track is one ten-second clip. What the CSV knows and what we do with it:
 
 from __future__ import annotations
 
-import ast
-import csv
 from collections.abc import Iterator
 
 from catalog.datasets import data_file
 from catalog.ingest.records import RowError, TrackRecord
+from prior.data.musiccaps import ATTRIBUTION, Clip, parse_row, read_rows
 
 SOURCE = "musiccaps"
-ATTRIBUTION = "MusicCaps (Agostinelli et al., 2023), CC BY-SA 4.0, Google LLC"
 TITLE_CHARS = 80
 
 
@@ -39,59 +37,43 @@ def short_title(caption: str, limit: int = TITLE_CHARS) -> str:
 
 
 def read_musiccaps(limit: int | None = None, split: str | None = None) -> Iterator[TrackRecord | RowError]:
-    """Stream clips (``split``: ``train``, ``test`` or None for all) as records, line numbers as row numbers."""
-    path = csv_path()
+    """Stream clips (``split``: ``train``, ``test`` or None for all) as records, line numbers as row numbers; the
+    rows are parsed by the one reader, :mod:`prior.data.musiccaps`."""
     count = 0
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        start = reader.line_num + 2
-        for row in reader:
-            line, start = start, reader.line_num + 1
-            if limit is not None and count >= limit:
-                return
-            item = _record(row, line)
-            if split and isinstance(item, TrackRecord) and item.metadata["split"] != split:
-                continue
-            count += 1
-            yield item
+    for line, row in read_rows(csv_path()):
+        if limit is not None and count >= limit:
+            return
+        item = _record(row, line)
+        if split and isinstance(item, TrackRecord) and item.metadata["split"] != split:
+            continue
+        count += 1
+        yield item
 
 
 def _record(row: dict, line: int) -> TrackRecord | RowError:
-    ytid = (row.get("ytid") or "").strip()
-    caption = (row.get("caption") or "").strip()
-    if not ytid:
-        return RowError(line, "missing ytid")
-    if not caption:
-        return RowError(line, "empty caption: nothing to embed", ytid)
-    try:
-        aspects = ast.literal_eval(row.get("aspect_list") or "[]")
-        start_s, end_s = float(row["start_s"]), float(row["end_s"])
-    except (ValueError, SyntaxError, KeyError):
-        return RowError(line, "aspect_list, start_s or end_s is malformed", ytid)
-    if not isinstance(aspects, list):
-        return RowError(line, "aspect_list is not a list", ytid)
-    tags = list(dict.fromkeys(str(a).strip()[:100] for a in aspects if str(a).strip()))
-    is_eval = (row.get("is_audioset_eval") or "").strip().lower() == "true"
+    clip = parse_row(row, line)
+    if not isinstance(clip, Clip):
+        return RowError(line, clip, (row.get("ytid") or "").strip() or None)
     return TrackRecord(
         row=line,
         source=SOURCE,
-        external_id=ytid,
-        title=short_title(caption),
-        artist=f"YouTube video {ytid}",
-        tags=tags,
-        duration_s=max(end_s - start_s, 0.0),
-        url=f"https://www.youtube.com/watch?v={ytid}&t={int(start_s)}s",
+        external_id=clip.ytid,
+        title=short_title(clip.caption),
+        artist=f"YouTube video {clip.ytid}",
+        tags=list(dict.fromkeys(a[:100] for a in clip.aspects)),
+        duration_s=max(clip.end_s - clip.start_s, 0.0),
+        url=f"https://www.youtube.com/watch?v={clip.ytid}&t={int(clip.start_s)}s",
         metadata={
-            "caption": caption,
-            "start_s": start_s,
-            "end_s": end_s,
-            "audioset_labels": [x for x in (row.get("audioset_positive_labels") or "").split(",") if x],
-            "caption_author_id": (row.get("author_id") or "").strip(),
-            "is_balanced_subset": (row.get("is_balanced_subset") or "").strip().lower() == "true",
-            "split": "test" if is_eval else "train",
+            "caption": clip.caption,
+            "start_s": clip.start_s,
+            "end_s": clip.end_s,
+            "audioset_labels": list(clip.audioset_labels),
+            "caption_author_id": clip.author_id,
+            "is_balanced_subset": clip.is_balanced,
+            "split": "test" if clip.is_eval else "train",
             "artist_known": False,
             "embedding_text": "caption",
             "attribution": ATTRIBUTION,
         },
-        text=caption,
+        text=clip.caption,
     )

@@ -15,6 +15,7 @@ from catalog.datasets.jamendo import SPLITS, read_jamendo
 from catalog.datasets.musiccaps import read_musiccaps
 from catalog.ingest.embed import embed_texts
 from catalog.services.ingest import IngestError, IngestReport, ingest_records
+from prior.data.musiccaps import MusicCapsError
 from prior.spaces import MINILM
 
 
@@ -43,7 +44,7 @@ def ingest_musiccaps(
     """MusicCaps clips (all, or the ``train``/``test`` split) with MiniLM(caption) vectors."""
     try:
         return _ingest(read_musiccaps(limit=limit, split=split), encoder, skip_invalid, progress)
-    except DatasetMissing as exc:
+    except (DatasetMissing, MusicCapsError) as exc:  # no file, or a file without MusicCaps' columns
         raise IngestError(str(exc)) from None
 
 

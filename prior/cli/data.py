@@ -77,6 +77,7 @@ def make_musiccaps(args: argparse.Namespace) -> int:
             limit=args.limit,
             augment=args.augment,
             aspect_keep=args.aspect_keep,
+            progress=None,
         )
     except (ValueError, OSError) as exc:
         raise CliError(str(exc)) from None

@@ -2,7 +2,7 @@
 
 ``fetch-models`` is the only command that downloads (weights, on a machine with internet access); every other
 command and the web app load with ``local_files_only``. ``make-demo-pairs`` writes the SYNTHETIC image–music pairs
-the offline demo prior is trained on (see :mod:`prior.encoders.demo_pairs`).
+the offline demo prior is trained on (see :mod:`prior.data.demo_pairs`).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def run_fetch(args: argparse.Namespace) -> int:
 
 
 def run_make_demo_pairs(args: argparse.Namespace) -> int:
-    from prior.encoders.demo_pairs import build_demo_pairs
+    from prior.data.demo_pairs import build_demo_pairs
 
     csv_path = Path(args.csv)
     if not csv_path.is_file():

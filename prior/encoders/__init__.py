@@ -20,6 +20,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from prior.device import pick_device
 from prior.encoders.base import (
     Encoder,
     EncoderError,
@@ -27,7 +28,6 @@ from prior.encoders.base import (
     ModelNotAvailableError,
     MusicEncoder,
     TextEncoder,
-    pick_device,
 )
 
 FAMILIES: dict[str, str] = {

@@ -8,7 +8,7 @@
 Every output is a float32 ``[n, dim]`` numpy array with L2-normalised rows, and every encoder carries the
 :class:`~prior.spaces.EmbeddingSpace` its vectors live in, so checkpoints and catalogs can refuse vectors from
 another model. Encoders batch internally (callers pass whole lists), run under ``torch.inference_mode`` and pick
-CUDA when present.
+CUDA when present (:func:`prior.device.pick_device`).
 """
 
 from __future__ import annotations
@@ -30,15 +30,6 @@ class EncoderError(RuntimeError):
 
 class ModelNotAvailableError(EncoderError):
     """Weights are not on this machine; the message names the command that fetches them."""
-
-
-def pick_device(device: str | None = None) -> str:
-    """``device`` if given, else ``"cuda"`` when a GPU is visible, else ``"cpu"``."""
-    if device:
-        return str(device)
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

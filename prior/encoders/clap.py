@@ -22,8 +22,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from prior.device import pick_device
 from prior.encoders.audio import AudioInputError, prepare, windows
-from prior.encoders.base import EncoderError, MusicEncoder, batches, l2_rows, pick_device
+from prior.encoders.base import EncoderError, MusicEncoder, batches, l2_rows
 from prior.encoders.clip import _pooled
 from prior.encoders.hub import resolve_model_dir, unloadable, weights_fingerprint
 from prior.spaces import EmbeddingSpace
@@ -45,7 +46,7 @@ class ClapEncoder(MusicEncoder):
         from transformers import AutoTokenizer, ClapFeatureExtractor, ClapModel
 
         directory, source = resolve_model_dir("clap", model, models_dir, local_files_only)
-        self.device = pick_device(device)
+        self.device = str(pick_device(device))
         self.batch_size = int(batch_size)
         self.max_windows = int(max_windows)
         try:

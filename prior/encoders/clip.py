@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from prior.encoders.base import ImageEncoder, TextEncoder, batches, l2_rows, pick_device
+from prior.device import pick_device
+from prior.encoders.base import ImageEncoder, TextEncoder, batches, l2_rows
 from prior.encoders.hub import resolve_model_dir, unloadable, weights_fingerprint
 from prior.images import to_rgb
 from prior.spaces import EmbeddingSpace
@@ -46,7 +47,7 @@ class ClipEncoder(ImageEncoder, TextEncoder):
         from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
         directory, source = resolve_model_dir("clip", model, models_dir, local_files_only)
-        self.device = pick_device(device)
+        self.device = str(pick_device(device))
         self.batch_size = int(batch_size)
         try:
             self.model = CLIPModel.from_pretrained(directory, dtype=torch.float32).to(self.device).eval()

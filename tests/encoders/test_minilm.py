@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from prior.data.musiccaps import read_clips
 from prior.encoders import EncoderError, get_music_encoder
-from prior.encoders.demo_pairs import read_musiccaps
 from prior.spaces import MINILM
 from tests.conftest import MUSICCAPS_CSV, require_data
 
 
 @pytest.fixture(scope="module")
 def clips():
-    return read_musiccaps(require_data(MUSICCAPS_CSV))
+    return read_clips(require_data(MUSICCAPS_CSV))
 
 
 def with_aspect(clips, test) -> list:

@@ -16,6 +16,7 @@ from prior.data.musiccaps import (
     write_musiccaps,
 )
 from prior.data.npz import load_catalog, load_pairs
+from prior.encoders.base import TextEncoder
 from prior.spaces import EmbeddingSpace
 from tests.conftest import require_data
 
@@ -30,8 +31,16 @@ def _musiccaps_present():
 FAKE_SPACE = EmbeddingSpace(name="fake-text", dim=16, encoder="hash")
 
 
-def fake_encode(texts):
+class FakeText(TextEncoder):
     """Deterministic stand-in for MiniLM: a vector seeded by the text's hash."""
+
+    space = FAKE_SPACE
+
+    def encode_texts(self, texts):
+        return fake_encode(texts)
+
+
+def fake_encode(texts):
     out = []
     for text in texts:
         seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
@@ -67,7 +76,7 @@ def test_multi_hot_is_binary_and_uses_train_vocabulary():
 
 
 def test_write_musiccaps_slice(tmp_path):
-    paths = write_musiccaps(tmp_path, CSV, limit=60, val_fraction=0.2, encode=fake_encode, music_space=FAKE_SPACE)
+    paths = write_musiccaps(tmp_path, CSV, limit=60, val_fraction=0.2, text_encoder=FakeText())
     train, val, test = (load_pairs(paths[n], require_track_id=True) for n in ("train", "val", "test"))
     catalog = load_catalog(paths["catalog"])
     assert len(catalog) == 60 and len(train) + len(val) + len(test) == 60
@@ -78,6 +87,8 @@ def test_write_musiccaps_slice(tmp_path):
     position = {t: i for i, t in enumerate(catalog.ids)}
     np.testing.assert_allclose(test.music, catalog.music[[position[t] for t in test.track_id]], atol=1e-6)
     assert "TEXT PROXY" in paths["meta"].read_text()
+    with np.load(tmp_path / "text_cache.npz") as cache:  # a rebuild embeds nothing again
+        assert len(cache["texts"]) == len(set(cache["texts"].tolist())) >= 60
 
 
 def test_bad_csv_is_a_clear_error(tmp_path):

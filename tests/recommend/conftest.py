@@ -10,8 +10,6 @@
 
 from __future__ import annotations
 
-import ast
-import csv
 import io
 from contextlib import contextmanager
 
@@ -21,14 +19,13 @@ from django.test import override_settings
 from PIL import Image
 from rest_framework.test import APIClient
 
+from prior.data.musiccaps import Clip, read_clips
 from tests.conftest import MUSICCAPS_CSV, require_data
 
 N_TRACKS = 240
 N_ARTISTS = 30
-def musiccaps_rows(n: int) -> list[dict]:
-    with require_data(MUSICCAPS_CSV).open(newline="", encoding="utf-8") as fh:
-        rows = [row for row in csv.DictReader(fh) if row["caption"].strip()]
-    return rows[:n]
+def musiccaps_rows(n: int) -> list[Clip]:
+    return read_clips(require_data(MUSICCAPS_CSV), limit=n)
 
 
 @pytest.fixture(scope="session")
@@ -38,9 +35,9 @@ def minilm():
     return get_text_encoder("minilm")
 
 
-def description(row: dict) -> str:
+def description(clip: Clip) -> str:
     """The track's text proxy: its MusicCaps aspect list (short, so 240 rows embed in seconds on a busy CPU)."""
-    return ", ".join(ast.literal_eval(row["aspect_list"])) or row["caption"]
+    return ", ".join(clip.aspects) or clip.caption
 
 
 @contextmanager
@@ -107,13 +104,13 @@ def catalog(django_db_setup, django_db_blocker, catalog_rows, tiny_prior):
             [
                 Track(
                     source="musiccaps-test",
-                    external_id=row["ytid"],
-                    title=f"Clip {row['ytid']}",
+                    external_id=clip.ytid,
+                    title=f"Clip {clip.ytid}",
                     artist=f"Artist {i % N_ARTISTS:02d}",
-                    tags=[t[:100] for t in ast.literal_eval(row["aspect_list"])][:10],
-                    url=f"https://www.youtube.com/watch?v={row['ytid']}&t={row['start_s']}",
+                    tags=[t[:100] for t in clip.aspects][:10],
+                    url=f"https://www.youtube.com/watch?v={clip.ytid}&t={int(clip.start_s)}",
                 )
-                for i, row in enumerate(rows)
+                for i, clip in enumerate(rows)
             ]
         )
         TrackEmbedding.objects.bulk_create(

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 
-from recommend.management.commands.demo import demo_server
+from demo.management.commands.demo import demo_server
 from tests.recommend.conftest import image_bytes
 
 CLIENTS = 8

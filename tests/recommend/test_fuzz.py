@@ -25,7 +25,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
-from recommend.management.commands.demo import demo_server
+from demo.management.commands.demo import demo_server
 from recommend.permissions import TOKEN_HEADER
 
 EXAMPLES = 25  # per operation

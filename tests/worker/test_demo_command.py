@@ -49,30 +49,10 @@ def test_other_empty_catalog_space_is_not_built(served_prior, settings, tmp_path
         call_command("demo", "--no-serve", "--no-progress", "--steps", "50", stdout=io.StringIO())
 
 
-def test_remembering_encoder_embeds_each_text_once():
-    from recommend.management.commands.demo import RememberingTextEncoder
-
-    class Counting:
-        space = MUSIC_SPACE
-        calls: list[list[str]] = []
-
-        def encode_texts(self, texts):
-            self.calls.append(list(texts))
-            return np.stack([np.full(MUSIC_SPACE.dim, len(t), np.float32) for t in texts])
-
-    base = Counting()
-    encoder = RememberingTextEncoder(base)
-    first = encoder.encode_texts(["a", "bb", "a"])
-    second = encoder.encode_texts(["bb", "ccc"])
-    assert base.calls == [["a", "bb"], ["ccc"]]
-    assert first.shape == (3, MUSIC_SPACE.dim) and first[0, 0] == 1 and second[1, 0] == 3
-    assert encoder.space == MUSIC_SPACE
-
-
 def test_host_and_port_come_from_the_environment_and_the_flags_win(monkeypatch):
     from django.core.exceptions import ImproperlyConfigured
 
-    from recommend.management.commands.demo import Command
+    from demo.management.commands.demo import Command
 
     monkeypatch.setenv("HOST", "0.0.0.0")
     monkeypatch.setenv("PORT", "8123")
@@ -86,3 +66,17 @@ def test_host_and_port_come_from_the_environment_and_the_flags_win(monkeypatch):
     monkeypatch.setenv("PORT", "eighty")
     with pytest.raises(ImproperlyConfigured, match="PORT='eighty' is not a valid int"):
         Command().create_parser("manage.py", "demo")
+
+
+def test_a_malformed_musiccaps_row_stops_the_demo_in_one_line(db, settings, tmp_path, monkeypatch):
+    """The demo reads MusicCaps through the one reader: a bad row is its file, line and why, not a traceback (and
+    not a row silently left out of the demo pairs)."""
+    from tests.data_files import MUSICCAPS_ROW, write_musiccaps_csv
+
+    no_caption = {**MUSICCAPS_ROW, "ytid": "x", "caption": " "}
+    write_musiccaps_csv(tmp_path / "data" / "musiccaps" / "musiccaps-public.csv", [MUSICCAPS_ROW, no_caption])
+    monkeypatch.setenv("SHARED_DATA_DIR", str(tmp_path / "data"))
+    settings.VAR_DIR = tmp_path / "var"
+    settings.PRIOR_CHECKPOINT = str(tmp_path / "no-prior-yet")
+    with pytest.raises(CommandError, match=r"readable MusicCaps CSV: .*musiccaps-public.csv:3: empty caption"):
+        call_command("demo", "--no-serve", "--no-progress", "--steps", "50", stdout=io.StringIO())

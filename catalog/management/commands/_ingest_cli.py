@@ -1,39 +1,15 @@
-"""What the ingest commands share: the progress bar, printing the report, and one-line errors (no tracebacks)."""
+"""What the ingest commands share: printing the report and one-line errors (no tracebacks); the progress bar is
+:func:`prior.progress.progress_bar`, the one every long job uses."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
-from contextlib import contextmanager
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
 from catalog.services.ingest import IngestError, IngestRejected, IngestReport
-
-
-class Progress:
-    """A tqdm bar on stderr, called with the number of rows done; closed before the report is printed."""
-
-    def __init__(self, total: int | None, unit: str, enabled: bool = True):
-        self.bar = tqdm(total=total, unit=unit, unit_scale=True, dynamic_ncols=True, file=sys.stderr,
-                        disable=not enabled)
-
-    def __call__(self, n: int = 1) -> None:
-        self.bar.update(n)
-
-    def close(self) -> None:
-        self.bar.close()
-
-
-@contextmanager
-def progress_bar(total: int | None, unit: str, enabled: bool = True):
-    progress = Progress(total, unit, enabled)
-    try:
-        yield progress
-    finally:
-        progress.close()
+from prior.progress import Progress
 
 
 def print_errors(command: BaseCommand, report: IngestReport) -> None:

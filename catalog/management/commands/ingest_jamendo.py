@@ -8,8 +8,9 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 
 from catalog.datasets.jamendo import SPLITS
-from catalog.management.commands._ingest_cli import progress_bar, run_ingest
+from catalog.management.commands._ingest_cli import run_ingest
 from catalog.services.datasets import ingest_jamendo
+from prior.progress import progress_bar
 
 SIZES = {"train": 32136, "validation": 10888, "test": 11356}
 
@@ -25,7 +26,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         for split in SPLITS if opts["split"] == "all" else [opts["split"]]:
-            with progress_bar(opts["limit"] or SIZES[split], f"tracks ({split})", not opts["no_progress"]) as bar:
+            total = opts["limit"] or SIZES[split]
+            with progress_bar(total, f"tracks ({split})", not opts["no_progress"], unit_scale=True) as bar:
                 run_ingest(self, lambda split=split, bar=bar: ingest_jamendo(
                     split=split, limit=opts["limit"], skip_invalid=opts["skip_invalid"], progress=bar,
                 ), bar)

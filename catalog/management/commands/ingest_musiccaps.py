@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from catalog.management.commands._ingest_cli import progress_bar, run_ingest
+from catalog.management.commands._ingest_cli import run_ingest
 from catalog.services.datasets import ingest_musiccaps
+from prior.progress import progress_bar
 
 
 class Command(BaseCommand):
@@ -22,7 +23,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         total = opts["limit"] or (None if opts["split"] else 5521)
-        with progress_bar(total, "clips", not opts["no_progress"]) as progress:
+        with progress_bar(total, "clips", not opts["no_progress"], unit_scale=True) as progress:
             run_ingest(self, lambda: ingest_musiccaps(
                 limit=opts["limit"], split=opts["split"], skip_invalid=opts["skip_invalid"], progress=progress,
             ), progress)

@@ -12,10 +12,11 @@ import os
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from catalog.management.commands._ingest_cli import print_errors, progress_bar
+from catalog.management.commands._ingest_cli import print_errors
 from catalog.services.ingest import IngestError
 from catalog.services.subsonic import EMBED_MODES, ingest_subsonic, pick_encoder
 from catalog.subsonic import AUTH_MODES, SubsonicClient, SubsonicError
+from prior.progress import progress_bar
 
 
 def password_from(env_name: str, stdin_is_tty: bool) -> str:
@@ -64,7 +65,7 @@ class Command(BaseCommand):
         if encoder.space.name != settings.CATALOG_SPACE:
             self.stderr.write(f"note: playlists are served from CATALOG_SPACE={settings.CATALOG_SPACE}, "
                               f"not {encoder.space.name}")
-        with progress_bar(None, "songs", not opts["no_progress"]) as bar:
+        with progress_bar(None, "songs", not opts["no_progress"], unit_scale=True) as bar:
             def on_total(total: int) -> None:
                 bar.bar.total = total
                 bar.bar.refresh()

@@ -9,8 +9,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from catalog.management.commands._ingest_cli import encoder_or_error, progress_bar, run_ingest
+from catalog.management.commands._ingest_cli import encoder_or_error, run_ingest
 from catalog.services.ingest import ingest_file
+from prior.progress import progress_bar
 
 
 class Command(BaseCommand):
@@ -44,7 +45,7 @@ class Command(BaseCommand):
             music_encoder = encoder_or_error(lambda: get_music_encoder(name, **model))
         elif not opts["space"]:
             raise CommandError("--space is required (the embedding space to import into)")
-        with progress_bar(_total(opts), "rows", not opts["no_progress"]) as progress:
+        with progress_bar(_total(opts), "rows", not opts["no_progress"], unit_scale=True) as progress:
             run_ingest(self, lambda: ingest_file(
                 opts["file"], space=opts["space"], fmt=opts["format"], source=opts["source"],
                 sidecar=opts["embeddings"], dimension=opts["dimension"], encoder=opts["encoder"],

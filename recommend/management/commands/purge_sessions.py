@@ -6,11 +6,11 @@ Run it from cron (or any scheduler) once a day; see docs/operations.md "Session 
 
 from __future__ import annotations
 
-import sys
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from prior.progress import progress_bar
 from recommend import conf
 from recommend.services.retention import idle_sessions, purge_sessions
 
@@ -39,17 +39,11 @@ class Command(BaseCommand):
         if opts["dry_run"]:
             self.stdout.write(purge_sessions(older_than, dry_run=True).summary())
             return
-        bar = None
+        total = 0
         if not opts["no_progress"]:
             from django.utils import timezone
-            from tqdm import tqdm
 
             total = idle_sessions(timezone.now() - older_than).count()
-            bar = tqdm(total=total, unit="session", desc="purging", file=sys.stderr, dynamic_ncols=True,
-                       disable=total == 0)
-        try:
-            report = purge_sessions(older_than, batch=opts["batch"], progress=bar.update if bar else None)
-        finally:
-            if bar is not None:
-                bar.close()
+        with progress_bar(total, "session", total > 0, desc="purging") as progress:
+            report = purge_sessions(older_than, batch=opts["batch"], progress=progress)
         self.stdout.write(report.summary())

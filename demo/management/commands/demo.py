@@ -6,7 +6,7 @@ every later run only checks and serves (seconds):
 1. migrate the database (the embedded Postgres under ``./var/`` unless ``DATABASE_URL`` is set);
 2. ingest the MusicCaps catalog with MiniLM caption vectors (the offline text proxy, docs/encoders.md) when the
    catalog space is empty;
-3. build the SYNTHETIC image–music pairs (:mod:`prior.encoders.demo_pairs`) and train the demo prior into
+3. build the SYNTHETIC image–music pairs (:mod:`prior.data.demo_pairs`) and train the demo prior into
    ``PRIOR_CHECKPOINT`` (default ``./var/models/demo-prior``) when no finished checkpoint is there; an interrupted
    training run resumes where it stopped;
 4. render two sample pictures (``var/demo/dark-cold.png``, ``var/demo/bright-warm.png``), load the models once,
@@ -21,7 +21,6 @@ per request served until the server ran out of them (see :func:`demo_server`).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -33,6 +32,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from config.env import env_value
+from prior.data.musiccaps import MusicCapsError
+from prior.progress import progress_bar
 
 DEMO_NETWORK = {"width": 256, "depth": 3}
 DEMO_TRAIN = {"steps": 2000, "batch": 256, "warmup": 100}
@@ -65,13 +66,15 @@ class Command(BaseCommand):
             self.run_demo(opts)
         except KeyboardInterrupt:
             raise CommandError("interrupted; the next run reuses what is finished and resumes training") from None
+        except MusicCapsError as exc:  # a row the one MusicCaps reader cannot use: its file, line and why
+            raise CommandError(f"the demo needs a readable MusicCaps CSV: {exc}") from None
         finally:
             signal.signal(signal.SIGTERM, previous)
 
     def run_demo(self, opts: dict) -> None:
         started = time.perf_counter()
         var = Path(settings.VAR_DIR)
-        self.text_encoder = None  # one MiniLM for the whole run, remembering what it embedded (see below)
+        self.text_encoder = None  # one MiniLM for the whole run, each text embedded once (see encoder())
         self.step("database", self.migrate)
         # Pairs before the catalog: both embed the same MusicCaps captions, and the catalog reuses the vectors.
         self.step("demo pairs", lambda: self.ensure_pairs(var / "demo-pairs"))
@@ -101,9 +104,10 @@ class Command(BaseCommand):
         """MiniLM, wrapped so a text is embedded once per run; seeded with the captions of ``catalog.npz``."""
         if self.text_encoder is None:
             from prior.encoders import get_text_encoder
+            from prior.encoders.cache import CachingTextEncoder
 
-            self.text_encoder = RememberingTextEncoder(get_text_encoder(settings.TEXT_ENCODER), self.progress)
-            self.text_encoder.seed_from_demo_catalog(pairs_dir / "catalog.npz", self.musiccaps_csv())
+            self.text_encoder = CachingTextEncoder(get_text_encoder(settings.TEXT_ENCODER), progress=self.progress)
+            seed_from_demo_catalog(self.text_encoder, pairs_dir / "catalog.npz", self.musiccaps_csv())
         return self.text_encoder
 
     def musiccaps_csv(self) -> Path:
@@ -115,7 +119,7 @@ class Command(BaseCommand):
             raise CommandError(f"the demo needs the MusicCaps CSV: {exc}") from None
 
     def ensure_pairs(self, out: Path) -> None:
-        from prior.encoders.demo_pairs import build_demo_pairs
+        from prior.data.demo_pairs import build_demo_pairs
 
         if (out / "train.npz").is_file() and (out / "catalog.npz").is_file():
             self.stdout.write(f"  {out} (reused)")
@@ -145,7 +149,7 @@ class Command(BaseCommand):
         self.stdout.write("  ingesting MusicCaps with MiniLM caption vectors (a text proxy for audio) ...")
         self.musiccaps_csv()
         try:
-            with _progress(5521, "clips", self.progress) as progress:
+            with progress_bar(5521, "clips", self.progress) as progress:
                 report = ingest_musiccaps(encoder=self.encoder(pairs_dir), progress=progress)
         except IngestError as exc:
             raise CommandError(f"MusicCaps ingest failed: {exc}") from None
@@ -189,7 +193,7 @@ class Command(BaseCommand):
     def sample_images(self, out: Path) -> dict[str, Path]:
         import numpy as np
 
-        from prior.encoders.demo_pairs import Mood, render_mood_image
+        from prior.data.demo_pairs import Mood, render_mood_image
 
         out.mkdir(parents=True, exist_ok=True)
         paths = {}
@@ -246,47 +250,19 @@ class Command(BaseCommand):
         )
 
 
-class RememberingTextEncoder:
-    """A text encoder that embeds each distinct text once per run (the pairs and the catalog share captions)."""
+def seed_from_demo_catalog(encoder, catalog_npz: Path, csv_path: Path) -> None:
+    """``catalog.npz`` holds MiniLM(caption) of every clip, in CSV order: give ``encoder`` them by caption."""
+    if not catalog_npz.is_file():
+        return
+    from prior.data.musiccaps import read_clips
+    from prior.data.npz import load_catalog
 
-    def __init__(self, base, progress: bool = False):
-        self.base = base
-        self.space = base.space
-        self.progress = progress
-        self.memory: dict[str, object] = {}
-
-    def __getattr__(self, name: str):
-        return getattr(self.base, name)
-
-    def seed_from_demo_catalog(self, catalog_npz: Path, csv_path: Path) -> None:
-        """``catalog.npz`` holds MiniLM(caption) of every clip, in CSV order: remember them by caption."""
-        if not catalog_npz.is_file():
-            return
-        from prior.data.npz import load_catalog
-        from prior.encoders.demo_pairs import read_musiccaps
-
-        catalog = load_catalog(catalog_npz)
-        if catalog.music_space.name != self.space.name:
-            return
-        vectors = dict(zip((str(i) for i in catalog.ids), catalog.music, strict=True))
-        for clip in read_musiccaps(csv_path):
-            if clip.ytid in vectors:
-                self.memory[clip.caption] = vectors[clip.ytid]
-
-    def encode_texts(self, texts):
-        import numpy as np
-
-        texts = [str(t) for t in texts]
-        todo = list(dict.fromkeys(t for t in texts if t not in self.memory))
-        chunk = 256  # a bar that moves: embedding every MusicCaps text takes minutes on a small CPU
-        with _progress(len(todo), "texts", self.progress and len(todo) > chunk) as advance:
-            for start in range(0, len(todo), chunk):
-                part = todo[start : start + chunk]
-                self.memory.update(zip(part, self.base.encode_texts(part), strict=True))
-                advance(len(part))
-        if not texts:
-            return self.base.encode_texts([])
-        return np.stack([self.memory[t] for t in texts]).astype(np.float32)
+    catalog = load_catalog(catalog_npz)
+    if catalog.music_space.name != encoder.space.name:
+        return
+    vectors = dict(zip((str(i) for i in catalog.ids), catalog.music, strict=True))
+    clips = [clip for clip in read_clips(csv_path) if clip.ytid in vectors]
+    encoder.remember([clip.caption for clip in clips], [vectors[clip.ytid] for clip in clips])
 
 
 def demo_server(host: str, port: int):
@@ -315,18 +291,6 @@ def _prior_steps(path: Path) -> int:
         return int((read_config(path).get("metrics") or {}).get("steps") or 0)
     except (CheckpointError, TypeError, ValueError):
         return 0
-
-
-@contextlib.contextmanager
-def _progress(total: int, unit: str, enabled: bool):
-    """A tqdm bar whose ``update`` the ingest service calls; a no-op when disabled."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, unit=unit, disable=not enabled, dynamic_ncols=True)
-    try:
-        yield bar.update
-    finally:
-        bar.close()
 
 
 def _relative(path: Path) -> str:

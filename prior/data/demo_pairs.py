@@ -16,7 +16,8 @@ For each MusicCaps clip:
 3. ``cond`` = the :mod:`palette <prior.encoders.palette>` descriptor of the picture; ``music`` = MiniLM of the
    caption (the offline text-proxy music space); ``steer`` = MiniLM of the aspect list (a text steering vector).
 
-Split: MusicCaps' own ``is_audioset_eval`` flag; train clips give ``images_per_clip`` pairs each, test clips one
+Rows come from the one MusicCaps reader (:func:`prior.data.musiccaps.read_clips`). Split: MusicCaps' own
+``is_audioset_eval`` flag; train clips give ``images_per_clip`` pairs each, test clips one
 pair each (``track_id`` = ytid); the catalog holds every clip. What a prior trained on this can do: map a photo's
 mood to music of that mood. What it cannot: anything about content (a beach vs a city) — see docs/encoders.md.
 
@@ -25,8 +26,6 @@ Data: MusicCaps (Agostinelli et al., 2023), CC BY-SA 4.0, Google LLC.
 
 from __future__ import annotations
 
-import ast
-import csv
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -36,6 +35,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from prior.data.musiccaps import ATTRIBUTION, read_clips
 from prior.data.npz import save_catalog, save_pairs
 
 LEXICON_VERSION = "1"
@@ -159,41 +159,6 @@ def render_mood_image(mood: Mood, rng: np.random.Generator, size: int = 96) -> I
 
 
 @dataclass(frozen=True)
-class Clip:
-    ytid: str
-    caption: str
-    aspects: tuple[str, ...]
-    is_eval: bool
-
-
-def read_musiccaps(csv_path: str | Path, limit: int | None = None) -> list[Clip]:
-    """Rows of ``musiccaps-public.csv``; ``aspect_list`` parsed with ``ast.literal_eval`` (never ``eval``)."""
-    clips: list[Clip] = []
-    with open(csv_path, newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            try:
-                aspects = ast.literal_eval(row["aspect_list"])
-            except (ValueError, SyntaxError):
-                aspects = []
-            if not isinstance(aspects, (list, tuple)):
-                aspects = []
-            caption = (row.get("caption") or "").strip()
-            if not row.get("ytid") or not caption:
-                continue
-            clips.append(
-                Clip(
-                    ytid=row["ytid"].strip(),
-                    caption=caption,
-                    aspects=tuple(str(a).strip() for a in aspects),
-                    is_eval=str(row.get("is_audioset_eval", "")).strip().lower() == "true",
-                )
-            )
-            if limit is not None and len(clips) >= limit:
-                break
-    return clips
-
-
-@dataclass(frozen=True)
 class DemoPairsSummary:
     train: Path
     test: Path
@@ -224,7 +189,7 @@ def build_demo_pairs(
 
     if images_per_clip < 1:
         raise ValueError("images_per_clip must be at least 1")
-    clips = read_musiccaps(csv_path, limit=limit)
+    clips = read_clips(csv_path, limit=limit)
     if not clips:
         raise ValueError(f"{csv_path}: no usable MusicCaps rows")
     if len({c.ytid for c in clips}) != len(clips):
@@ -277,7 +242,7 @@ def build_demo_pairs(
                 "music_space": text_encoder.space.to_dict(),
                 "music_is_text_proxy": bool(text_encoder.space.proxy),
                 "source": str(csv_path),
-                "attribution": "MusicCaps (Agostinelli et al., 2023), CC BY-SA 4.0, Google LLC",
+                "attribution": ATTRIBUTION,
                 "seed": seed,
                 "images_per_train_clip": images_per_clip,
                 "lexicon_version": LEXICON_VERSION,
