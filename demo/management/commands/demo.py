@@ -7,8 +7,9 @@ every later run only checks and serves (seconds):
 2. ingest the MusicCaps catalog with MiniLM caption vectors (the offline text proxy, docs/encoders.md) when the
    catalog space is empty;
 3. build the SYNTHETIC image–music pairs (:mod:`prior.data.demo_pairs`) and train the demo prior into
-   ``PRIOR_CHECKPOINT`` (default ``./var/models/demo-prior``) when no finished checkpoint is there; an interrupted
-   training run resumes where it stopped;
+   ``PRIOR_CHECKPOINT`` (default ``./var/models/demo-prior``) when no finished checkpoint is there, recording the
+   demo's steering (:data:`demo.steering.DEMO_STEERING`, chosen through the API); an interrupted training run
+   resumes where it stopped;
 4. render two sample pictures (``var/demo/dark-cold.png``, ``var/demo/bright-warm.png``), load the models once,
    and serve the API on HOST:PORT with a threaded WSGI server, printing ``curl`` commands that return playlists.
 
@@ -32,6 +33,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from config.env import env_value
+from demo.steering import DEMO_STEERING
 from prior.data.musiccaps import MusicCapsError
 from prior.progress import progress_bar
 
@@ -183,7 +185,8 @@ class Command(BaseCommand):
         self.stdout.write(f"  {verb} the demo prior ({steps} steps, width {network.width}, depth {network.depth}) "
                           f"into {out}; Ctrl-C stops and the next run resumes")
         try:
-            metrics = train_prior(pairs, out, network, config, resume=resume, progress=self.progress)
+            metrics = train_prior(pairs, out, network, config, resume=resume, progress=self.progress,
+                                  steering=DEMO_STEERING)
         except KeyboardInterrupt:
             raise CommandError("training interrupted; its state is saved and the next `make demo` resumes") from None
         except TrainingError as exc:  # e.g. PRIOR_CHECKPOINT holds another prior, trained on other data
