@@ -16,7 +16,7 @@ Generative story (all draws from one ``numpy`` generator seeded by ``WorldConfig
   Why ``mode_decay = 0.5`` and not Zipf (``mode_decay = 1``, world version 1): the original anchor world has a
   regression baseline at Recall@10/100 0.17/0.45 ("it finds only the dominant mode") and an oracle at
   0.71/0.94. With Zipf weights the dominant mode holds 47 % of a cluster on average, and our trained
-  regression reached 0.28/0.50, so the issue's "diffusion >= 2x regression" target was out of reach
+  regression reached 0.28/0.50, so the evaluation's "diffusion >= 2x regression" target was out of reach
   (2 x 0.50 > 1). With ``mode_decay = 0.5`` (weights 1, 2/3, 1/2, 2/5, ... normalised) the dominant mode
   holds 38 % on average: still clearly unequal, but the normalised posterior mean (the cosine-loss
   regression optimum) gets 0.24/0.44 while exact posterior samples get 0.78/0.97 (seed 0, 1,000 queries),
