@@ -650,8 +650,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             folder = data_dir() / "mtg-jamendo"
             train, val, test = (read_tracks(folder / tsv_name(s)) for s in ("train", "validation", "test"))
     except FileNotFoundError as exc:
-        print(f"error: {exc.filename or exc}: no such file (set SHARED_DATA_DIR to the folder holding the shared "
-              "data)", file=sys.stderr)
+        what = f"{exc.filename}: no such file" if exc.filename else str(exc)
+        print(f"error: {what} (set SHARED_DATA_DIR to the folder holding the shared data)", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # a MusicCaps CSV the reader rejects
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     started = time.perf_counter()
     embed = Embedder(ROOT / "var" / "bench_steering" / "minilm_vectors.npz")

@@ -103,3 +103,14 @@ def test_splits_and_vocabulary_follow_the_training_clips(bench, clips):
     split = bench.make_musiccaps_split(clips, GENRES, None, seed=0)
     avoid = dict(zip(split.queries.tolist(), bench.avoid_aspects(split), strict=True))
     assert avoid[1] == "electric guitar"  # c2 steered to rock: the rock clips' aspect outside c2's condition
+
+
+def test_a_missing_or_malformed_csv_is_a_one_line_error(bench, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SHARED_DATA_DIR", str(tmp_path))
+    assert bench.main(["--world", "musiccaps"]) == 2
+    assert "musiccaps-public.csv" in capsys.readouterr().err
+    (tmp_path / "musiccaps").mkdir()
+    (tmp_path / "musiccaps" / "musiccaps-public.csv").write_text("a,b\n1,2\n")
+    assert bench.main(["--world", "musiccaps-no-genre"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "not a MusicCaps CSV" in err and err.count("\n") == 1
