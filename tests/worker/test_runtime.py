@@ -97,7 +97,7 @@ def test_with_a_broker_readiness_reads_spaces_without_loading_weights(served_pri
     ok, detail = runtime.readiness()
     assert ok, detail
     assert "Celery workers" in detail
-    assert "prior" not in runtime._cache
+    assert runtime.loaded_prior() is None
     assert runtime.prior_spaces() == (runtime.get_prior().cond_space, MUSIC_SPACE)
 
 
@@ -125,19 +125,19 @@ def test_batch_wait_setting_and_announcing_before_sampling(served_prior, setting
     batcher = runtime.get_batcher()
     assert batcher.max_wait == 0.005
     with tasks.sampling_ahead():
-        assert batcher._expected == 1
+        assert batcher.expected == 1
         tasks.sample_seeds(np.ones(48, np.float32), n_seeds=2, seed=0)
-        assert batcher._expected == 0  # sampling withdrew it
+        assert batcher.expected == 0  # sampling withdrew it
     settings.PRIOR_BATCH_WAIT_MS = 0
     runtime.reset()
     with tasks.sampling_ahead():
-        assert runtime.get_batcher()._expected == 0  # 0 turns waiting off
+        assert runtime.get_batcher().expected == 0  # 0 turns waiting off
     settings.CELERY_BROKER_URL, settings.CELERY_TASK_ALWAYS_EAGER = "redis://127.0.0.1:1/0", False
     settings.PRIOR_BATCH_WAIT_MS = 20
     runtime.reset()
     runtime.get_batcher()
     with tasks.sampling_ahead():  # sampling happens on the workers: nothing to announce here
-        assert runtime.loaded_batcher()._expected == 0
+        assert runtime.loaded_batcher().expected == 0
 
 
 @pytest.mark.parametrize(("name", "value"), [("PRIOR_BATCH_WAIT_MS", "soon"), ("PRIOR_BATCH_WAIT_MS", -5),
