@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import ast
 import csv
-import io
 from contextlib import contextmanager
 
 import numpy as np
 import pytest
 from django.test import override_settings
-from PIL import Image
 from rest_framework.test import APIClient
 
 from tests.conftest import MUSICCAPS_CSV, require_data
@@ -139,13 +137,3 @@ def catalog(django_db_setup, django_db_blocker, catalog_rows, tiny_prior):
 @pytest.fixture
 def api(catalog, db) -> APIClient:
     return APIClient()
-
-
-def image_bytes(color: tuple[int, int, int] = (200, 120, 40), fmt: str = "PNG", size: int = 64) -> bytes:
-    """A small real image: a colour gradient, so the palette encoder sees light and texture."""
-    x = np.linspace(0, 1, size)[None, :, None]
-    y = np.linspace(0, 1, size)[:, None, None]
-    arr = np.clip(np.array(color)[None, None, :] * (0.6 + 0.4 * x) * (0.7 + 0.3 * y), 0, 255).astype(np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(arr, "RGB").save(buf, format=fmt)
-    return buf.getvalue()

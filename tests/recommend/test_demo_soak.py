@@ -18,7 +18,7 @@ import pytest
 from django.db import connection
 
 from recommend.management.commands.demo import demo_server
-from tests.recommend.conftest import image_bytes
+from tests.helpers.api import image_bytes
 
 CLIENTS = 8
 READS = 2000  # GET /api/playlists/{id} and /api/sessions/{id}: each takes a connection from the server's thread

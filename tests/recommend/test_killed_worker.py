@@ -20,7 +20,7 @@ import pytest
 
 from recommend.models import Playlist, PlaylistItem, Session
 from tests.conftest import running_valkey, start_watched_process, worker_env
-from tests.recommend.test_from_image import upload
+from tests.helpers.api import upload
 from tests.worker.conftest import celery_broker
 
 

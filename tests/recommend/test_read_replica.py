@@ -22,7 +22,7 @@ import pytest
 from django.db import connection
 
 from tests.conftest import database_url
-from tests.recommend.test_database_restart import DedicatedPostgres, _free_port, _request
+from tests.helpers.servers import DedicatedPostgres, free_port, http_request
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -83,7 +83,7 @@ def test_catalog_reads_go_to_the_replica_and_sessions_to_the_primary(catalog, db
                 assert time.monotonic() < deadline, (work / "standby" / "pg" / "standby.log").read_text()[-2000:]
                 time.sleep(0.3)
 
-        port = _free_port()
+        port = free_port()
         env = {**os.environ, "DATABASE_URL": primary_url, "DATABASE_REPLICA_URLS": replica_url,
                "SECRET_KEY": "test-only", "DJANGO_SETTINGS_MODULE": "config.settings",
                "PRIOR_CHECKPOINT": settings.PRIOR_CHECKPOINT, "CATALOG_SPACE": settings.CATALOG_SPACE,
@@ -99,7 +99,7 @@ def test_catalog_reads_go_to_the_replica_and_sessions_to_the_primary(catalog, db
         while True:
             assert server.poll() is None and time.monotonic() < deadline, (work / "gunicorn.log").read_text()
             try:
-                if _request(base, "GET", "/readyz")["status"] == 200:
+                if http_request(base, "GET", "/readyz")["status"] == 200:
                     break
             except OSError:
                 time.sleep(0.3)
@@ -110,12 +110,12 @@ def test_catalog_reads_go_to_the_replica_and_sessions_to_the_primary(catalog, db
         before = {"primary": _scans(primary_url, hnsw), "replica": _scans(replica_url, hnsw)}
 
         embedding = np.random.default_rng(0).standard_normal(48).tolist()
-        created = _request(base, "POST", "/api/playlists/from-image", {"image_embedding": embedding, "size": 10})
+        created = http_request(base, "POST", "/api/playlists/from-image", {"image_embedding": embedding, "size": 10})
         assert created["status"] == 201, created
         session, token = created["body"]["session"]["id"], created["body"]["session"]["token"]
         headers = {"X-Session-Token": token}
-        read = _request(base, "GET", f"/api/sessions/{session}", None, headers)
-        steered = _request(base, "POST", f"/api/sessions/{session}/steer", {"tags": ["calm piano"]}, headers)
+        read = http_request(base, "GET", f"/api/sessions/{session}", None, headers)
+        steered = http_request(base, "POST", f"/api/sessions/{session}/steer", {"tags": ["calm piano"]}, headers)
         assert read["status"] == 200 and steered["status"] == 201, (read, steered)
         assert steered["body"]["playlist"]["version"] == 2
 

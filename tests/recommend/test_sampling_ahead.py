@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tests.recommend.test_from_image import URL, _file, upload
-from tests.recommend.test_steer import start, steer
+from tests.helpers.api import URL, image_file, start, steer, upload
 
 
 def test_from_image_and_steer_announce_until_they_sample(api, catalog, monkeypatch):
@@ -30,6 +29,6 @@ def test_a_request_that_fails_before_sampling_withdraws_its_announcement(api, ca
     from worker import runtime
 
     start(api)
-    response = api.post(URL, {"image": _file(b"this is a text file, not a photo" * 10)}, format="multipart")
+    response = api.post(URL, {"image": image_file(b"this is a text file, not a photo" * 10)}, format="multipart")
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_image"
     assert runtime.loaded_batcher().expected == 0

@@ -8,8 +8,7 @@ import pytest
 
 from config.env import cache_config
 from tests.conftest import running_valkey
-from tests.recommend.test_errors import assert_error
-from tests.recommend.test_from_image import URL
+from tests.helpers.api import URL, assert_error
 
 
 @pytest.fixture(scope="module")

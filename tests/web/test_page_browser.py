@@ -12,8 +12,8 @@ import xmlschema
 from django.test import override_settings
 from playwright.sync_api import expect
 
-from tests.recommend.conftest import image_bytes
-from tests.recommend.test_export import NS, XSD, parse_m3u8
+from tests.helpers.api import image_bytes
+from tests.helpers.export import NS, XSD, parse_m3u8
 from tests.web.conftest import screenshot
 
 # django_db: so the test database is set up; the pages are served from committed data (the catalog fixture)
