@@ -7,7 +7,8 @@ import threading
 import numpy as np
 import pytest
 
-from tests.worker.conftest import MUSIC_SPACE, train_tiny_prior
+from tests.conftest import TinyPriorRecipe, train_tiny_prior
+from tests.worker.conftest import MUSIC_SPACE
 from worker import runtime
 from worker.errors import PriorNotReady
 
@@ -76,7 +77,8 @@ def test_image_encoder_of_another_space_is_refused(served_prior, settings, tmp_p
     from prior.spaces import EmbeddingSpace
 
     other = EmbeddingSpace(name="clip-vit-b-32", dim=48, encoder="clip")  # same dim, different model
-    settings.PRIOR_CHECKPOINT = str(train_tiny_prior(tmp_path, other, MUSIC_SPACE, steps=2))
+    # A prior of its own: this one must be trained for a condition space the image encoder does not speak.
+    settings.PRIOR_CHECKPOINT = str(train_tiny_prior(tmp_path / "prior", TinyPriorRecipe(cond_space=other, steps=2)))
     settings.IMAGE_ENCODER = "palette"
     with pytest.raises(PriorNotReady, match="IMAGE_ENCODER"):
         runtime.get_image_encoder()
