@@ -28,12 +28,14 @@ from django.db import connection
 
 from tests.conftest import database_url
 from tests.helpers.servers import DedicatedPostgres, free_port, http_request
+from tests.helpers.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = 4
 BATCH = 5  # tracks per ingest request
 TIMEOUT_S = 20  # a client gives up on a request after this long: a hang fails the test
-UP_BEFORE_S, DOWN_S, UP_AFTER_S = 4.0, 4.0, 8.0
+DOWN_S = 4.0  # how long Postgres stays down
+ROUNDS = 2  # client rounds per client (on average) before the outage, and again after it
 
 
 @pytest.fixture
@@ -122,16 +124,20 @@ def test_a_restarted_database_gives_503s_then_recovers_with_nothing_half_made(de
             except BaseException as exc:  # a hang (socket timeout) or a dropped connection fails the test
                 errors.append(exc)
 
+        def rounds_since(moment: float) -> int:
+            """Client rounds (create or steer, read, ingest) whose last request started after ``moment``."""
+            return sum(r["path"] == "/api/tracks/" and r["at"] > moment for r in list(results))
+
         threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
         for thread in threads:
             thread.start()
-        time.sleep(UP_BEFORE_S)
+        assert wait_until(lambda: errors or rounds_since(0) >= ROUNDS * CLIENTS, 120, 0.1), "no load before the outage"
         down_at = time.monotonic()
         postgres.stop()
-        time.sleep(DOWN_S)
+        time.sleep(DOWN_S)  # the outage itself: requests keep arriving during it
         postgres.start()
         up_at = time.monotonic()
-        time.sleep(UP_AFTER_S)
+        recovered = wait_until(lambda: errors or rounds_since(up_at + 2.0) >= ROUNDS * CLIENTS, 120, 0.1)
         stop.set()
         for thread in threads:
             thread.join(TIMEOUT_S + 5)
@@ -142,6 +148,7 @@ def test_a_restarted_database_gives_503s_then_recovers_with_nothing_half_made(de
         log.close()
 
     assert not errors, errors
+    assert recovered, "too few requests after the restart"
     statuses = [r["status"] for r in results]
     assert set(statuses) <= {200, 201, 503}, sorted(set(statuses))
     failed = [r for r in results if r["status"] == 503]
