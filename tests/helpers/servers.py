@@ -12,6 +12,8 @@ from pathlib import Path
 
 import psycopg
 
+from tests.helpers.waiting import wait_until
+
 
 def free_port() -> int:
     """A loopback TCP port that was free a moment ago (for a server a test starts)."""
@@ -69,3 +71,15 @@ def http_request(base: str, method: str, path: str, body: dict | None = None, he
         status, payload, retry_after = exc.code, json.load(exc), exc.headers.get("Retry-After")
     return {"path": path, "status": status, "body": payload, "retry_after": retry_after,
             "seconds": time.monotonic() - started, "at": started}
+
+
+def wait_until_ready(base: str, server: subprocess.Popen, log: Path, timeout: float = 120.0) -> None:
+    """Poll ``base``'s /readyz until it answers 200; fail with the server's log if it exits or takes too long."""
+    def ready() -> bool:
+        assert server.poll() is None, log.read_text()
+        try:
+            return http_request(base, "GET", "/readyz")["status"] == 200
+        except OSError:
+            return False
+
+    assert wait_until(ready, timeout, 0.3), log.read_text()

@@ -27,7 +27,7 @@ import pytest
 from django.db import connection
 
 from tests.conftest import database_url
-from tests.helpers.servers import DedicatedPostgres, free_port, http_request
+from tests.helpers.servers import DedicatedPostgres, free_port, http_request, wait_until_ready
 from tests.helpers.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,14 +83,7 @@ def test_a_restarted_database_gives_503s_then_recovers_with_nothing_half_made(de
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "gunicorn.log").read_text()
-            try:
-                if http_request(base, "GET", "/readyz")["status"] == 200:
-                    break
-            except OSError:
-                time.sleep(0.3)
+        wait_until_ready(base, server, tmp_path / "gunicorn.log")
         workers_before = {p.pid for p in psutil.Process(server.pid).children()}
 
         results: list[dict] = []
