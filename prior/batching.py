@@ -66,6 +66,18 @@ class SampleBatcher:
         self.runs = 0  # batched runs so far, and the queries they held: runs < queries means batching happened
         self.queries = 0
 
+    @property
+    def queued(self) -> int:
+        """Calls waiting for a run now (not counting those in the run in progress): how far load outruns passes."""
+        with self._lock:
+            return len(self._queue)
+
+    @property
+    def expected(self) -> int:
+        """Callers that announced a :meth:`sample` call (:meth:`expecting`) and have not made it yet."""
+        with self._lock:
+            return self._expected
+
     def sample(
         self,
         cond: np.ndarray,

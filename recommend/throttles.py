@@ -26,19 +26,23 @@ class SessionThrottle(ScopedRateThrottle):
         """DRF's check, failing open when the cache cannot be reached (a Redis restart): throttling protects the
         service, it is not worth answering every request with a 500 while the counter is away."""
         try:
-            return super().allow_request(request, view)
+            allowed = super().allow_request(request, view)
         except Exception as exc:  # any cache backend's connection error; the request itself is fine
             warn_cache_unavailable(self.scope, exc)
             return True
+        if self.rate is not None:  # the cache answered: the next outage is news, warn about it at once
+            _last_warning[0] = None
+        return allowed
 
 
-_last_warning = [0.0]  # monotonic time of this process's last warning
+_last_warning: list[float | None] = [None]  # monotonic time of this process's last warning; None: none this outage
 
 
 def warn_cache_unavailable(scope: str, exc: Exception, every_s: float = 60.0) -> None:
-    """One warning per process per ``every_s`` while the cache is away, not one per request."""
+    """One warning per process per ``every_s`` while the cache is away, not one per request; the first request of
+    each outage warns (a request the cache served since re-arms it)."""
     now = time.monotonic()
-    if now - _last_warning[0] >= every_s:
+    if _last_warning[0] is None or now - _last_warning[0] >= every_s:
         _last_warning[0] = now
         log.warning("throttle %s not applied: the cache is unavailable (%s: %s); warning again in %.0f s at most",
                     scope, type(exc).__name__, exc, every_s)

@@ -175,6 +175,12 @@ def loaded_batcher():
     return _cache.get("batcher")
 
 
+def loaded_models() -> frozenset[str]:
+    """Which of the process's models are loaded already ("prior", "batcher", "image", "text"): what a warm-up
+    achieved. Never loads anything (cheap, cannot fail)."""
+    return frozenset(key for key in ("prior", "batcher", "image", "text") if _cache.get(key) is not None)
+
+
 def prior_spaces():
     """``(cond_space, music_space)`` of the configured prior, checked against the catalog, WITHOUT its weights.
 

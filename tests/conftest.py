@@ -7,10 +7,16 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from demo.steering import DEMO_STEERING
+from prior.config import SteeringConfig
+from prior.encoders.palette import PALETTE_SPACE
+from prior.spaces import MINILM, EmbeddingSpace
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MUSICCAPS_CSV = SHARED_DATA / "musiccaps" / "musiccaps-public.csv"
@@ -35,6 +41,73 @@ def rng() -> np.random.Generator:
 def unit_vectors(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
     x = rng.standard_normal((n, dim)).astype(np.float32)
     return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Few threads: on a small shared CPU, torch's default thread pool mostly contends with itself."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@dataclass(frozen=True)
+class TinyPriorRecipe:
+    """How a test prior is made: a small diffusion prior really trained (seconds, one CPU thread) on synthetic
+    pairs. The recipe fixes everything it learns from, so the same recipe gives the same weights.
+
+    Pairs: ``n_pairs`` random unit music vectors, each condition a fixed random projection of its music vector
+    plus noise (so the condition says something about the music and guidance has work to do). The spaces default
+    to the offline serving defaults' (palette image descriptor -> MiniLM), those of the catalog the API tests load,
+    and so does the steering it records: the demo prior's (``demo.steering``, chosen for that MiniLM space through
+    the API), not ``train``'s synthetic-world defaults, which barely move a playlist there.
+    """
+
+    cond_space: EmbeddingSpace = PALETTE_SPACE
+    music_space: EmbeddingSpace = MINILM
+    n_pairs: int = 256
+    width: int = 128
+    depth: int = 2
+    steps: int = 200
+    batch: int = 64
+    seed: int = 0
+    steering: SteeringConfig = field(default_factory=lambda: DEMO_STEERING)
+
+
+def train_tiny_prior(out: Path, recipe: TinyPriorRecipe = TinyPriorRecipe()) -> Path:
+    """A checkpoint at ``out``, trained as ``recipe`` says."""
+    from prior.config import NetworkConfig, TrainConfig
+    from prior.data.npz import Pairs
+    from prior.train import train_prior
+
+    cond_space, music_space = recipe.cond_space, recipe.music_space
+    rng = np.random.default_rng(recipe.seed)
+    music = unit_vectors(rng, recipe.n_pairs, music_space.dim)
+    projection = rng.standard_normal((music_space.dim, cond_space.dim)).astype(np.float32)
+    cond = music @ projection + 0.1 * rng.standard_normal((recipe.n_pairs, cond_space.dim)).astype(np.float32)
+    cond /= np.linalg.norm(cond, axis=1, keepdims=True)
+    pairs = Pairs(cond=cond, music=music, steer=None, track_id=None, cond_space=cond_space, music_space=music_space,
+                  fingerprint=f"tiny-prior-{recipe.seed}")
+    network = NetworkConfig(cond_dim=cond_space.dim, music_dim=music_space.dim, width=recipe.width,
+                            depth=recipe.depth)
+    with torch_threads(1):
+        train_prior(pairs, out, network, TrainConfig(steps=recipe.steps, batch=recipe.batch, warmup=20,
+                                                     seed=recipe.seed), progress=False, device="cpu",
+                    steering=recipe.steering)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_prior(tmp_path_factory) -> Path:
+    """The one prior checkpoint of the serving tests (worker, API, browser), trained once per test session by the
+    default :class:`TinyPriorRecipe`. It is small and weak: the tests check the pipeline's contracts, not
+    recommendation quality."""
+    return train_tiny_prior(tmp_path_factory.mktemp("tiny-prior") / "prior")
 
 
 @contextmanager

@@ -7,23 +7,14 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from catalog.models import EmbeddingSpace, Track, TrackEmbedding
+from catalog.models import TrackEmbedding
 from catalog.selectors import UnknownSpaceError, nearest_sql, nearest_tracks, vectors_for
 from catalog.services.spaces import ensure_space
 from catalog.vector_index import has_index, index_expr, vector_expr
 from tests.conftest import unit_vectors
+from tests.helpers.ann import exact_top, make_catalog
 
 pytestmark = pytest.mark.django_db
-
-
-def make_catalog(space: EmbeddingSpace, vectors: np.ndarray, source: str = "test") -> list[int]:
-    tracks = Track.objects.bulk_create(
-        [Track(source=source, external_id=f"t{i}", title=f"Track {i}", artist=f"a{i % 7}") for i in range(len(vectors))]
-    )
-    TrackEmbedding.objects.bulk_create(
-        [TrackEmbedding(track=t, space=space, vector=v) for t, v in zip(tracks, vectors, strict=True)]
-    )
-    return [t.pk for t in tracks]
 
 
 @pytest.fixture
@@ -32,10 +23,6 @@ def space_and_vectors(rng):
     vectors = unit_vectors(rng, 400, 32)
     ids = make_catalog(space, vectors)
     return space, np.array(ids), vectors
-
-
-def exact_top(vectors: np.ndarray, ids: np.ndarray, seed: np.ndarray, k: int) -> list[int]:
-    return list(ids[np.argsort(-(vectors @ seed), kind="stable")[:k]])
 
 
 def test_exact_mode_matches_numpy(space_and_vectors, rng):

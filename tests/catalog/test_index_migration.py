@@ -12,8 +12,8 @@ from django.db import connection
 from catalog.selectors import nearest_sql, nearest_tracks
 from catalog.services.spaces import ensure_space
 from catalog.vector_index import HNSW_M, build_index, index_name
-from tests.catalog.test_ann import exact_top, make_catalog
 from tests.conftest import forget_catalog_statistics, unit_vectors
+from tests.helpers.ann import exact_top, make_catalog
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the migration builds indexes CONCURRENTLY
 

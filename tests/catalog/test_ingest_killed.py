@@ -25,6 +25,7 @@ from catalog.services.ingest import ingest_file
 from catalog.vector_index import has_index
 from tests.catalog.conftest import track_rows, write_parquet
 from tests.conftest import database_url, forget_catalog_statistics
+from tests.helpers.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 DIM = 16
@@ -87,10 +88,8 @@ def test_a_killed_ingest_leaves_the_catalog_as_before_and_a_rerun_completes_it(d
         if process.poll() is None:
             process.kill()
     assert process.returncode == -signal.SIGKILL
-    deadline = time.monotonic() + 30  # Postgres ends the orphaned backend (rolling back) as it reads the EOF
-    while _backend_alive(backend) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not _backend_alive(backend)
+    # Postgres ends the orphaned backend (rolling back) as it reads the EOF
+    assert wait_until(lambda: not _backend_alive(backend), 30, 0.1)
 
     # As before: the same tracks, titles and vectors; nothing from the file.
     assert Track.objects.count() == BEFORE == TrackEmbedding.objects.filter(space=space).count()

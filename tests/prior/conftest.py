@@ -7,7 +7,11 @@ from tests.prior.prior_toys import COND_SPACE, MUSIC_SPACE, tiny_network, tiny_t
 
 @pytest.fixture(scope="session")
 def checkpoint(tmp_path_factory):
-    """A tiny trained diffusion prior (60 steps on the toy world): real weights, loaded like any checkpoint."""
+    """A tiny trained diffusion prior (60 steps on the toy world): real weights, loaded like any checkpoint.
+
+    Not the session's ``tiny_prior`` (tests/conftest.py): the prior's own tests need the 6 -> 8 dimensional toy
+    world of prior_toys.py, whose clusters and modes they know (one-hot queries, two modes per cluster), to check
+    what sampling, guidance and batching do; the serving prior (48 -> 384, random pairs) has no such structure."""
     root = tmp_path_factory.mktemp("prior")
     train_prior(toy_pairs(root), root / "ck", tiny_network(), tiny_train(steps=60, lr=3e-3), progress=False)
     return root / "ck"

@@ -8,6 +8,7 @@ import pytest
 
 from prior.batching import SampleBatcher
 from prior.service import PriorSampler
+from tests.helpers.waiting import wait_until
 from tests.prior.prior_toys import COND_DIM, MUSIC_DIM, query
 
 ATOL = 1e-5  # batched matrix products may round differently from one query's
@@ -53,22 +54,23 @@ def test_run_refuses_mixed_settings_and_noisy_samplers(sampler):
 
 
 class GatedSampler(PriorSampler):
-    """Holds its first run until ``waiting`` more calls are queued, so the test knows what gets batched."""
+    """Holds its first run until ``waiting`` more calls are queued, so the test knows what gets batched;
+    ``started`` is set once that first run has begun."""
 
     def __init__(self, base: PriorSampler, batcher_ref: list, waiting: int):
         self.__dict__.update(base.__dict__)
         self.batcher_ref, self.waiting, self.batches = batcher_ref, waiting, []
+        self.started = threading.Event()
 
     def run(self, queries):
         if not self.batches:
-            deadline = time.monotonic() + 30
-            while len(self.batcher_ref[0]._queue) < self.waiting and time.monotonic() < deadline:
-                time.sleep(0.005)
+            self.started.set()
+            assert wait_until(lambda: self.batcher_ref[0].queued >= self.waiting), "the other calls did not queue"
         self.batches.append(len(queries))
         return super().run(queries)
 
 
-def sample_in_threads(batcher: SampleBatcher, calls: list[dict]) -> list:
+def sample_in_threads(batcher: SampleBatcher, calls: list[dict], first_run_started: threading.Event) -> list:
     results: list = [None] * len(calls)
 
     def call(i: int) -> None:
@@ -79,7 +81,7 @@ def sample_in_threads(batcher: SampleBatcher, calls: list[dict]) -> list:
 
     threads = [threading.Thread(target=call, args=(i,)) for i in range(len(calls))]
     threads[0].start()
-    time.sleep(0.05)  # the first call starts the (held) first run; the others queue behind it
+    assert first_run_started.wait(30)  # the first call runs (held) alone; the others queue behind it
     for t in threads[1:]:
         t.start()
     for t in threads:
@@ -95,7 +97,7 @@ def test_batcher_batches_concurrent_calls_and_keeps_each_result(sampler):
     z = steer_vectors(1)
     calls = [{"cond": query(i % COND_DIM), "n_seeds": 3, "seed": 10 + i} for i in range(5)]
     calls += [{"cond": query(0), "n_seeds": 3, "seed": 20 + i, "steer": [(z[i], 0.1)]} for i in range(2)]
-    results = sample_in_threads(batcher, calls)
+    results = sample_in_threads(batcher, calls, gated.started)
     # run 1: the first call alone; then the 4 queued plain calls (max_batch) and the 2 steered ones together
     assert gated.batches[0] == 1 and sorted(gated.batches[1:]) == [2, 4]
     assert batcher.runs == 3 and batcher.queries == 7
@@ -151,17 +153,30 @@ def announce_then_sample(batcher: SampleBatcher, release: threading.Event, out: 
     return thread
 
 
+def release_once_queued(batcher: SampleBatcher, release: threading.Event) -> threading.Thread:
+    """Set ``release`` once a call waits in ``batcher``'s queue: a batch about to start, waiting for announced
+    callers (a deadline-bound poll on :attr:`SampleBatcher.queued`, so a slow machine cannot reorder the test)."""
+    def watch() -> None:
+        wait_until(lambda: batcher.queued >= 1)
+        release.set()
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    return thread
+
+
 def test_a_starting_batch_waits_for_announced_callers(sampler):
     batcher = SampleBatcher(sampler, max_wait=30.0)
     release, out = threading.Event(), {}
     thread = announce_then_sample(batcher, release, out)
-    threading.Timer(0.2, release.set).start()
+    watcher = release_once_queued(batcher, release)
     out["early"] = batcher.sample(query(0), 3, seed=1)  # finds one caller announced: waits for it
     thread.join(10)
+    watcher.join(10)
     assert (batcher.runs, batcher.queries) == (1, 2)
     np.testing.assert_allclose(out["early"], sampler.sample(query(0), 3, seed=1), atol=ATOL)
     np.testing.assert_allclose(out["late"], sampler.sample(query(1), 3, seed=2), atol=ATOL)
-    assert batcher._expected == 0
+    assert batcher.expected == 0
 
 
 def test_no_announcement_no_wait_and_a_withdrawn_one_ends_the_wait(sampler):
@@ -170,11 +185,12 @@ def test_no_announcement_no_wait_and_a_withdrawn_one_ends_the_wait(sampler):
     batcher.sample(query(0), 3, seed=1)  # nobody announced: runs at once
     release = threading.Event()
     thread = announce_then_sample(batcher, release, {}, sample=False)  # e.g. its upload turns out to be a 400
-    threading.Timer(0.2, release.set).start()
-    batcher.sample(query(0), 3, seed=1)
+    watcher = release_once_queued(batcher, release)
+    batcher.sample(query(0), 3, seed=1)  # waits for the announced caller, until it withdraws
     thread.join(10)
+    watcher.join(10)
     assert time.monotonic() - start < 10  # far below max_wait: leaving the block withdrew the announcement
-    assert (batcher.runs, batcher.queries, batcher._expected) == (2, 2, 0)
+    assert (batcher.runs, batcher.queries, batcher.expected) == (2, 2, 0)
 
 
 def test_an_announced_caller_is_waited_for_at_most_max_wait(sampler):
@@ -193,7 +209,7 @@ def test_an_announced_caller_is_waited_for_at_most_max_wait(sampler):
 def test_without_max_wait_announcing_does_nothing(sampler):
     batcher = SampleBatcher(sampler)
     with batcher.expecting():
-        assert batcher._expected == 0
+        assert batcher.expected == 0
     with pytest.raises(ValueError, match="max_wait"):
         SampleBatcher(sampler, max_wait=-1)
 

@@ -3,27 +3,23 @@
 - Catalog: the first rows of MusicCaps (../shared/data/musiccaps), each track's "music" vector the MiniLM embedding
   of its caption (the offline text-proxy space, docs/encoders.md), with artists assigned so ~8 tracks share an artist
   and the artist cap has work to do. Committed once for this package and deleted afterwards.
-- Prior: trained for a few hundred steps on pairs (palette-space condition, MiniLM music vector), the condition a
-  fixed random projection of the music vector, so the prior has something to learn. It is small and weak; the
-  tests check the pipeline's contracts, not recommendation quality.
+- Prior: the session's ``tiny_prior`` (tests/conftest.py; palette-space condition -> MiniLM music vector), served
+  over this catalog.
 """
 
 from __future__ import annotations
 
-import io
-from contextlib import contextmanager
-
-import numpy as np
 import pytest
 from django.test import override_settings
-from PIL import Image
 from rest_framework.test import APIClient
 
 from prior.data.musiccaps import Clip, read_clips
-from tests.conftest import MUSICCAPS_CSV, require_data
+from tests.conftest import MUSICCAPS_CSV, require_data, torch_threads
 
 N_TRACKS = 240
 N_ARTISTS = 30
+
+
 def musiccaps_rows(n: int) -> list[Clip]:
     return read_clips(require_data(MUSICCAPS_CSV), limit=n)
 
@@ -40,52 +36,12 @@ def description(clip: Clip) -> str:
     return ", ".join(clip.aspects) or clip.caption
 
 
-@contextmanager
-def torch_threads(n: int):
-    """Few threads: on a small shared CPU, torch's default thread pool mostly contends with itself."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="session")
 def catalog_rows(minilm):
     rows = musiccaps_rows(N_TRACKS)
     with torch_threads(1):
         vectors = minilm.encode_texts([description(row) for row in rows])
     return rows, vectors
-
-
-@pytest.fixture(scope="session")
-def tiny_prior(tmp_path_factory, catalog_rows):
-    """A diffusion prior checkpoint (palette condition space -> MiniLM music space), trained in a few seconds."""
-    from prior.config import NetworkConfig, TrainConfig
-    from prior.data.npz import Pairs
-    from prior.encoders.palette import PALETTE_SPACE
-    from prior.spaces import MINILM
-    from prior.train import train_prior
-
-    _, music = catalog_rows
-    rng = np.random.default_rng(0)
-    projection = rng.standard_normal((music.shape[1], PALETTE_SPACE.dim)).astype(np.float32)
-    cond = music @ projection + 0.1 * rng.standard_normal((len(music), PALETTE_SPACE.dim)).astype(np.float32)
-    cond /= np.linalg.norm(cond, axis=1, keepdims=True)
-    pairs = Pairs(cond=cond, music=music, steer=None, track_id=None, cond_space=PALETTE_SPACE, music_space=MINILM,
-                  fingerprint="recommend-tests-v1")
-    out = tmp_path_factory.mktemp("tiny-prior")
-    with torch_threads(1):
-        train_prior(
-            pairs, out,
-            NetworkConfig(cond_dim=PALETTE_SPACE.dim, music_dim=MINILM.dim, width=128, depth=2),
-            TrainConfig(steps=200, batch=64, warmup=20, seed=0),
-            progress=False, device="cpu",
-        )
-    return out
 
 
 @pytest.fixture(scope="package")
@@ -136,13 +92,3 @@ def catalog(django_db_setup, django_db_blocker, catalog_rows, tiny_prior):
 @pytest.fixture
 def api(catalog, db) -> APIClient:
     return APIClient()
-
-
-def image_bytes(color: tuple[int, int, int] = (200, 120, 40), fmt: str = "PNG", size: int = 64) -> bytes:
-    """A small real image: a colour gradient, so the palette encoder sees light and texture."""
-    x = np.linspace(0, 1, size)[None, :, None]
-    y = np.linspace(0, 1, size)[:, None, None]
-    arr = np.clip(np.array(color)[None, None, :] * (0.6 + 0.4 * x) * (0.7 + 0.3 * y), 0, 255).astype(np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(arr, "RGB").save(buf, format=fmt)
-    return buf.getvalue()

@@ -13,7 +13,7 @@ import pytest
 
 from serving import engine, runtime
 from tests.conftest import running_valkey, start_watched_process, worker_env
-from tests.recommend.test_from_image import upload
+from tests.helpers.api import upload
 from tests.worker.conftest import celery_broker
 
 

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from recommend.models import Session
-from tests.recommend.conftest import image_bytes
+from tests.helpers.api import image_bytes
 
 
 def test_prints_a_table_of_the_playlist(catalog, db, tmp_path):

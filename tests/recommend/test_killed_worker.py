@@ -20,7 +20,8 @@ import pytest
 
 from recommend.models import Playlist, PlaylistItem, Session
 from tests.conftest import running_valkey, start_watched_process, worker_env
-from tests.recommend.test_from_image import upload
+from tests.helpers.api import upload
+from tests.helpers.waiting import wait_until
 from tests.worker.conftest import celery_broker
 
 
@@ -53,9 +54,7 @@ def test_a_worker_killed_mid_task_loses_no_request(pool, api, catalog, settings,
         killed: list[int] = []
 
         def kill_the_holder() -> None:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and not (mark.exists() and mark.read_text()):
-                time.sleep(0.05)
+            wait_until(lambda: mark.exists() and mark.read_text(), 60, 0.05)  # the test asserts a kill happened
             if mark.exists():
                 pid = int(mark.read_text())
                 os.kill(pid, signal.SIGKILL)

@@ -43,7 +43,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
 
 
 def _session(api: APIClient) -> dict:
-    from tests.recommend.test_from_image import upload
+    from tests.helpers.api import upload
 
     response = upload(api, {"size": 5})
     assert response.status_code == 201, response.json()
@@ -64,13 +64,12 @@ def _client(role: str, session: dict, other: dict) -> APIClient:
 def _call(client: APIClient, method: str, template: str, session: dict, catalog: dict):
     from django.conf import settings
 
-    from tests.recommend.conftest import image_bytes
-    from tests.recommend.test_from_image import _file
+    from tests.helpers.api import image_bytes, image_file
 
     playlist = session["playlist"]
     path = template.format(session_id=session["session"]["id"], playlist_id=playlist["id"])
     if (method, template) == ("POST", "/api/playlists/from-image"):
-        return client.post(path, {"image": _file(image_bytes()), "size": 5}, format="multipart")
+        return client.post(path, {"image": image_file(image_bytes()), "size": 5}, format="multipart")
     if template.endswith("/export"):
         return client.get(path, {"format": "m3u8"})
     if template.endswith("/push"):

@@ -2,7 +2,7 @@
 
 import logging
 
-from tests.recommend.test_steer import start, steer
+from tests.helpers.api import start, steer
 
 STAGES = ("encode_tags_ms=", "sample_ms=", "ann_ms=", "merge_ms=")
 

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 from django.core.cache import cache
 
-from tests.recommend.test_errors import assert_error
-from tests.recommend.test_from_image import URL
+from tests.helpers.api import URL, assert_error
 
 BODY = {"image_embedding": list(np.full(48, 0.1)), "size": 2}
 

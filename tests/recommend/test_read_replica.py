@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,8 @@ import pytest
 from django.db import connection
 
 from tests.conftest import database_url
-from tests.recommend.test_database_restart import DedicatedPostgres, _free_port, _request
+from tests.helpers.servers import DedicatedPostgres, free_port, http_request, wait_until_ready
+from tests.helpers.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,17 +73,18 @@ def test_catalog_reads_go_to_the_replica_and_sessions_to_the_primary(catalog, db
         primary_url = database_url(db_settings)
         replica = Replica(primary, work / "standby" / "pg")
         replica_url = database_url({**db_settings, "HOST": replica.socket_dir})
-        deadline = time.monotonic() + 60
-        while True:  # the standby accepts connections once it has replayed to a consistent point
+
+        def standby_up() -> bool:  # the standby accepts connections once it has replayed to a consistent point
             try:
                 with psycopg.connect(replica_url) as conn:
                     assert conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
-                break
+                return True
             except psycopg.OperationalError:
-                assert time.monotonic() < deadline, (work / "standby" / "pg" / "standby.log").read_text()[-2000:]
-                time.sleep(0.3)
+                return False
 
-        port = _free_port()
+        assert wait_until(standby_up, 60, 0.3), (work / "standby" / "pg" / "standby.log").read_text()[-2000:]
+
+        port = free_port()
         env = {**os.environ, "DATABASE_URL": primary_url, "DATABASE_REPLICA_URLS": replica_url,
                "SECRET_KEY": "test-only", "DJANGO_SETTINGS_MODULE": "config.settings",
                "PRIOR_CHECKPOINT": settings.PRIOR_CHECKPOINT, "CATALOG_SPACE": settings.CATALOG_SPACE,
@@ -95,14 +96,7 @@ def test_catalog_reads_go_to_the_replica_and_sessions_to_the_primary(catalog, db
              "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None and time.monotonic() < deadline, (work / "gunicorn.log").read_text()
-            try:
-                if _request(base, "GET", "/readyz")["status"] == 200:
-                    break
-            except OSError:
-                time.sleep(0.3)
+        wait_until_ready(base, server, work / "gunicorn.log")
 
         with psycopg.connect(replica_url, autocommit=True) as conn:
             conn.execute("SELECT pg_wal_replay_pause()")
@@ -110,12 +104,12 @@ def test_catalog_reads_go_to_the_replica_and_sessions_to_the_primary(catalog, db
         before = {"primary": _scans(primary_url, hnsw), "replica": _scans(replica_url, hnsw)}
 
         embedding = np.random.default_rng(0).standard_normal(48).tolist()
-        created = _request(base, "POST", "/api/playlists/from-image", {"image_embedding": embedding, "size": 10})
+        created = http_request(base, "POST", "/api/playlists/from-image", {"image_embedding": embedding, "size": 10})
         assert created["status"] == 201, created
         session, token = created["body"]["session"]["id"], created["body"]["session"]["token"]
         headers = {"X-Session-Token": token}
-        read = _request(base, "GET", f"/api/sessions/{session}", None, headers)
-        steered = _request(base, "POST", f"/api/sessions/{session}/steer", {"tags": ["calm piano"]}, headers)
+        read = http_request(base, "GET", f"/api/sessions/{session}", None, headers)
+        steered = http_request(base, "POST", f"/api/sessions/{session}/steer", {"tags": ["calm piano"]}, headers)
         assert read["status"] == 200 and steered["status"] == 201, (read, steered)
         assert steered["body"]["playlist"]["version"] == 2
 
@@ -125,20 +119,15 @@ def test_catalog_reads_go_to_the_replica_and_sessions_to_the_primary(catalog, db
         with psycopg.connect(replica_url) as conn:  # behind: it has not seen the session at all
             assert conn.execute("SELECT count(*) FROM recommend_session WHERE id = %s", (session,)).fetchone()[0] == 0
         # Backends report their index scans to pg_stat_user_indexes at most once a second, or after 10 s idle.
-        deadline = time.monotonic() + 20
-        while _scans(replica_url, hnsw) - before["replica"] < 2 and time.monotonic() < deadline:
-            time.sleep(0.5)
+        wait_until(lambda: _scans(replica_url, hnsw) - before["replica"] >= 2, 20, 0.5)  # asserted below
         after = {"primary": _scans(primary_url, hnsw), "replica": _scans(replica_url, hnsw)}
         assert after["replica"] - before["replica"] >= 2, (before, after)  # the from-image's and the steer's ANN
         assert after["primary"] == before["primary"], (before, after)
 
         with psycopg.connect(replica_url, autocommit=True) as conn:
             conn.execute("SELECT pg_wal_replay_resume()")
-            deadline = time.monotonic() + 30
-            while not conn.execute("SELECT count(*) FROM recommend_session WHERE id = %s",
-                                   (session,)).fetchone()[0]:
-                assert time.monotonic() < deadline, "the replica did not catch up"
-                time.sleep(0.2)
+            assert wait_until(lambda: conn.execute("SELECT count(*) FROM recommend_session WHERE id = %s",
+                                                   (session,)).fetchone()[0], 30, 0.2), "the replica did not catch up"
     finally:
         if server is not None:
             server.terminate()

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tests.recommend.test_from_image import URL, _file, upload
-from tests.recommend.test_steer import start, steer
+from tests.helpers.api import URL, image_file, start, steer, upload
 
 
 def test_from_image_and_steer_announce_until_they_sample(api, catalog, monkeypatch):
@@ -17,19 +16,19 @@ def test_from_image_and_steer_announce_until_they_sample(api, catalog, monkeypat
     query_vector, check_current = playlist.query_vector, steering.check_current
 
     def record(real):
-        return lambda *args: (seen.append(batcher._expected), real(*args))[1]
+        return lambda *args: (seen.append(batcher.expected), real(*args))[1]
 
     monkeypatch.setattr(playlist, "query_vector", record(query_vector))  # decoding: before sampling
     monkeypatch.setattr(steering, "check_current", record(check_current))  # session read: before sampling
     assert upload(api).status_code == 201
     assert steer(api, session_id, token, tags=["calm piano"]).status_code == 201
-    assert seen == [1, 1] and batcher._expected == 0
+    assert seen == [1, 1] and batcher.expected == 0
 
 
 def test_a_request_that_fails_before_sampling_withdraws_its_announcement(api, catalog):
     from serving import runtime
 
     start(api)
-    response = api.post(URL, {"image": _file(b"this is a text file, not a photo" * 10)}, format="multipart")
+    response = api.post(URL, {"image": image_file(b"this is a text file, not a photo" * 10)}, format="multipart")
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_image"
-    assert runtime.loaded_batcher()._expected == 0
+    assert runtime.loaded_batcher().expected == 0

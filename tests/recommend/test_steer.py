@@ -5,26 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from recommend.models import Playlist, SteeringEvent
-from tests.recommend.test_from_image import upload
-
-TAG = "heavy metal, distorted electric guitar, aggressive"
-
-
-def start(api, size=20):
-    body = upload(api, {"size": size}).json()
-    return body["session"]["id"], body["session"]["token"], body["playlist"]
-
-
-def steer(api, session_id, token, **body):
-    return api.post(f"/api/sessions/{session_id}/steer", body, format="json", HTTP_X_SESSION_TOKEN=token)
+from tests.helpers.api import TAG, served, start, steer
 
 
 def mean_similarity(playlist: dict, catalog: dict, target: np.ndarray) -> float:
     return float(np.mean([catalog["vectors"][i["track"]["id"]] @ target for i in playlist["items"]]))
-
-
-def served(playlist: dict) -> set[int]:
-    return {i["track"]["id"] for i in playlist["items"]}
 
 
 def test_tag_moves_the_next_version_towards_it_and_repeats_nothing(api, catalog, minilm):

@@ -17,7 +17,7 @@ from prior.spaces import MINILM
 from recommend.models import Playlist
 from recommend.services.steering_vectors import steering_config
 from serving import engine
-from tests.recommend.test_steer import TAG, served, start, steer
+from tests.helpers.api import TAG, served, start, steer
 
 
 class RecordingSampler:

@@ -15,8 +15,7 @@ from catalog.services.subsonic import default_source, ingest_subsonic
 from catalog.subsonic import SubsonicClient
 from recommend.filters import song_key
 from recommend.models import Playlist, PlaylistItem, Session
-from tests.recommend.conftest import image_bytes
-from tests.recommend.test_from_image import _file
+from tests.helpers.api import image_bytes, image_file
 from tests.subsonic_server import LIBRARY, PASSWORD, USER
 
 URL = "/api/playlists/from-image"
@@ -38,7 +37,7 @@ def library_source(client: SubsonicClient) -> str:
 
 
 def create(api, filters, size=10, tags=""):
-    data = {"image": _file(image_bytes()), "size": size, "filters": json.dumps(filters)}
+    data = {"image": image_file(image_bytes()), "size": size, "filters": json.dumps(filters)}
     if tags:
         data["tags"] = tags
     response = api.post(URL, data, format="multipart")
@@ -158,7 +157,7 @@ def test_unknown_genre_is_an_empty_playlist_with_a_note_and_bad_filters_are_400(
     assert partly["playlist"]["items"] and any("'space polka'" in n for n in partly["playlist"]["notes"])
     for bad in ({"year_min": 2000, "year_max": 1990}, {"max_duration_s": -1}, {"max_per_album": 0},
                 {"genre": ["jazz"]}, {"genres": "jazz"}):
-        response = api.post(URL, {"image": _file(image_bytes()), "filters": json.dumps(bad)},
+        response = api.post(URL, {"image": image_file(image_bytes()), "filters": json.dumps(bad)},
                             format="multipart")
         assert response.status_code == 400, bad
         assert response.json()["error"]["code"] == "invalid_input"

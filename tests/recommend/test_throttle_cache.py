@@ -8,8 +8,7 @@ import pytest
 
 from config.env import cache_config
 from tests.conftest import running_valkey
-from tests.recommend.test_errors import assert_error
-from tests.recommend.test_from_image import URL
+from tests.helpers.api import URL, assert_error
 
 
 @pytest.fixture(scope="module")
@@ -38,19 +37,35 @@ def test_throttle_counts_are_kept_in_the_shared_cache(api, settings, redis_url):
     store.close()
 
 
-def test_an_unreachable_cache_lets_requests_through_with_a_warning(api, settings, caplog, monkeypatch):
+def test_an_unreachable_cache_lets_requests_through_with_a_warning_once_per_outage(api, settings, caplog):
     import socket
 
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    settings.CACHES = {"default": cache_config(f"redis://127.0.0.1:{port}/1")}
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"from_image": "1/minute"}}
+    reachable, unreachable = settings.CACHES, {"default": cache_config(f"redis://127.0.0.1:{port}/1")}
     body = {"image_embedding": list(np.full(48, 0.1)), "size": 2}
-    monkeypatch.setattr("recommend.throttles._last_warning", [0.0])
-    with caplog.at_level("WARNING", logger="recommend.throttles"):
+
+    def outage() -> list[str]:
+        """Two requests at 1/minute with the cache away: both served; what was logged."""
+        settings.CACHES = unreachable
+        settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"from_image": "1/minute"}}
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="recommend.throttles"):
+            assert api.post(URL, body, format="json").status_code == 201
+            assert api.post(URL, body, format="json").status_code == 201  # 1/minute, but nothing can count
+        return [r.getMessage() for r in caplog.records if r.name == "recommend.throttles"]
+
+    def cache_back() -> None:
+        """A request counted by a reachable cache (the in-process default), at a rate it stays under."""
+        settings.CACHES = reachable
+        settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"from_image": "1000/minute"}}
         assert api.post(URL, body, format="json").status_code == 201
-        assert api.post(URL, body, format="json").status_code == 201  # 1/minute, but nothing can count
-    warnings = [r.getMessage() for r in caplog.records if r.name == "recommend.throttles"]
-    assert len(warnings) == 1, warnings  # once per minute and process, not once per request
+
+    cache_back()  # whatever an earlier test of this process logged, this outage is news
+    warnings = outage()
+    assert len(warnings) == 1, warnings  # once per outage and process, not once per request
     assert warnings[0].startswith("throttle from_image not applied: the cache is unavailable")
+    assert outage() == []  # still the same minute: no repeat
+    cache_back()
+    assert len(outage()) == 1  # a new outage warns again at once

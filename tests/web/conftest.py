@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.recommend.conftest import catalog, catalog_rows, minilm, tiny_prior  # noqa: F401  (the same fixtures)
+from tests.recommend.conftest import catalog, catalog_rows, minilm  # noqa: F401  (the same fixtures)
 
 CHROMIUM = "/usr/bin/chromium"
 ADMIN_IMPORT_SOURCE = "admin-browser-test"

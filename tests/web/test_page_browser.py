@@ -12,8 +12,9 @@ import xmlschema
 from django.test import override_settings
 from playwright.sync_api import expect
 
-from tests.recommend.conftest import image_bytes
-from tests.recommend.test_export import NS, XSD, parse_m3u8
+from catalog.models import Track
+from tests.helpers.api import image_bytes
+from tests.helpers.export import NS, XSD, parse_m3u8
 from tests.web.conftest import screenshot
 
 # django_db: so the test database is set up; the pages are served from committed data (the catalog fixture)
@@ -49,7 +50,9 @@ def test_photo_to_playlist_then_steer_avoid_like_and_export(offline_page, live_u
     first = start(page, live_url, photo)
     assert len(first) == 20 and len(set(first)) == 20
     first_item = page.locator("#tracks li.track").first
-    assert first_item.locator(".title a").get_attribute("href").startswith("https://www.youtube.com/watch?v=")
+    # the title links to the track's own page (a MusicCaps clip's YouTube URL, or an imported track's URL)
+    assert first_item.locator(".title a").get_attribute("href") == Track.objects.get(pk=first[0]).url
+    assert Track.objects.get(pk=first[0]).url.startswith("https://")
     assert re.search(r"found by seed \d+", first_item.locator(".why").inner_text())
     assert page.locator("#map svg circle.seed-dot").count() == 16
     assert page.locator("#map svg circle.track-dot").count() == 20

@@ -1,42 +1,18 @@
-"""Fixtures for the worker: a tiny prior trained for real (no mocked model), and a clean model cache per test."""
+"""Fixtures for the worker: the session's tiny prior (tests/conftest.py) served under settings, a clean model
+cache per test, a real broker."""
 
 from __future__ import annotations
 
 from contextlib import contextmanager
-from pathlib import Path
 
-import numpy as np
 import pytest
 
-from prior.spaces import MINILM, EmbeddingSpace
+from prior.encoders.palette import PALETTE_SPACE
+from prior.spaces import MINILM
 from tests.conftest import running_valkey
 
-# The offline defaults' shapes (palette image descriptor -> MiniLM), so the real encoders can be checked against it.
-COND_SPACE = EmbeddingSpace(name="palette-v1", dim=48, encoder="prior.encoders.palette", version="1", proxy=True)
-MUSIC_SPACE = MINILM
-
-
-def train_tiny_prior(out: Path, cond_space: EmbeddingSpace, music_space: EmbeddingSpace, steps: int = 50) -> Path:
-    """Train a small real prior on random paired data in the given spaces (seconds on CPU)."""
-    from prior.config import NetworkConfig, TrainConfig
-    from prior.data.npz import load_pairs, save_pairs
-    from prior.train import train_prior
-
-    rng = np.random.default_rng(0)
-    cond = rng.standard_normal((256, cond_space.dim)).astype(np.float32)
-    music = cond @ rng.standard_normal((cond_space.dim, music_space.dim)).astype(np.float32)
-    out.mkdir(parents=True, exist_ok=True)
-    pairs_path = save_pairs(out / "train.npz", cond, music, cond_space=cond_space, music_space=music_space)
-    pairs = load_pairs(pairs_path)
-    network = NetworkConfig(cond_dim=cond_space.dim, music_dim=music_space.dim, width=64, depth=2)
-    train_prior(pairs, out / "prior", network, TrainConfig(steps=steps, batch=64, warmup=5), progress=False,
-                device="cpu")
-    return out / "prior"
-
-
-@pytest.fixture(scope="session")
-def tiny_prior(tmp_path_factory) -> Path:
-    return train_tiny_prior(tmp_path_factory.mktemp("tiny-prior"), COND_SPACE, MUSIC_SPACE)
+# The tiny prior's spaces: the offline defaults' (palette image descriptor -> MiniLM), so the real encoders fit it.
+COND_SPACE, MUSIC_SPACE = PALETTE_SPACE, MINILM
 
 
 @pytest.fixture(autouse=True)

@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from tests.conftest import TinyPriorRecipe
 from tests.worker.conftest import MUSIC_SPACE
 
 
@@ -27,11 +28,12 @@ def built_demo(served_prior, settings, tmp_path):
 
 def test_second_run_reuses_everything(built_demo):
     out = io.StringIO()
-    call_command("demo", "--no-serve", "--no-progress", "--steps", "50", stdout=out)
+    steps = TinyPriorRecipe().steps  # what the served tiny prior was trained for
+    call_command("demo", "--no-serve", "--no-progress", "--steps", str(steps), stdout=out)
     text = out.getvalue()
     assert "not needed: the prior is already trained" in text
     assert "1 tracks in space minilm-l6-v2 (reused)" in text
-    assert "50 steps, reused" in text
+    assert f"{steps} steps, reused" in text
     assert "palette-v1 -> minilm-l6-v2" in text
     for name in ("dark-cold", "bright-warm"):
         assert (built_demo / "demo" / f"{name}.png").is_file()

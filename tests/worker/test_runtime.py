@@ -9,7 +9,8 @@ import pytest
 
 from serving import runtime
 from serving.errors import PriorNotReady
-from tests.worker.conftest import MUSIC_SPACE, train_tiny_prior
+from tests.conftest import TinyPriorRecipe, train_tiny_prior
+from tests.worker.conftest import MUSIC_SPACE
 
 
 @pytest.mark.django_db
@@ -76,7 +77,8 @@ def test_image_encoder_of_another_space_is_refused(served_prior, settings, tmp_p
     from prior.spaces import EmbeddingSpace
 
     other = EmbeddingSpace(name="clip-vit-b-32", dim=48, encoder="clip")  # same dim, different model
-    settings.PRIOR_CHECKPOINT = str(train_tiny_prior(tmp_path, other, MUSIC_SPACE, steps=2))
+    # A prior of its own: this one must be trained for a condition space the image encoder does not speak.
+    settings.PRIOR_CHECKPOINT = str(train_tiny_prior(tmp_path / "prior", TinyPriorRecipe(cond_space=other, steps=2)))
     settings.IMAGE_ENCODER = "palette"
     with pytest.raises(PriorNotReady, match="IMAGE_ENCODER"):
         runtime.get_image_encoder()
@@ -97,7 +99,7 @@ def test_with_a_broker_readiness_reads_spaces_without_loading_weights(served_pri
     ok, detail = runtime.readiness()
     assert ok, detail
     assert "Celery workers" in detail
-    assert "prior" not in runtime._cache
+    assert runtime.loaded_prior() is None
     assert runtime.prior_spaces() == (runtime.get_prior().cond_space, MUSIC_SPACE)
 
 
@@ -125,19 +127,19 @@ def test_batch_wait_setting_and_announcing_before_sampling(served_prior, setting
     batcher = runtime.get_batcher()
     assert batcher.max_wait == 0.005
     with sampling.sampling_ahead():
-        assert batcher._expected == 1
+        assert batcher.expected == 1
         sampling.sample_seeds(np.ones(48, np.float32), n_seeds=2, seed=0)
-        assert batcher._expected == 0  # sampling withdrew it
+        assert batcher.expected == 0  # sampling withdrew it
     settings.PRIOR_BATCH_WAIT_MS = 0
     runtime.reset()
     with sampling.sampling_ahead():
-        assert runtime.get_batcher()._expected == 0  # 0 turns waiting off
+        assert runtime.get_batcher().expected == 0  # 0 turns waiting off
     settings.CELERY_BROKER_URL, settings.CELERY_TASK_ALWAYS_EAGER = "redis://127.0.0.1:1/0", False
     settings.PRIOR_BATCH_WAIT_MS = 20
     runtime.reset()
     runtime.get_batcher()
     with sampling.sampling_ahead():  # sampling happens on the workers: nothing to announce here
-        assert runtime.loaded_batcher()._expected == 0
+        assert runtime.loaded_batcher().expected == 0
 
 
 @pytest.mark.parametrize(("name", "value"), [("PRIOR_BATCH_WAIT_MS", "soon"), ("PRIOR_BATCH_WAIT_MS", -5),

@@ -20,11 +20,11 @@ def test_warms_the_models_and_freezes_the_heap(transactional_db, served_prior, s
     assert gc.get_freeze_count() == 0
     with caplog.at_level(logging.INFO, logger="serving.process"):
         assert prepare_serving_process() is True
-    assert all(runtime._cache.get(key) is not None for key in ("prior", "image", "text"))
+    assert runtime.loaded_models() >= {"prior", "image", "text"}
     assert gc.get_freeze_count() > 10_000  # Django, torch and the models, out of the collector's walks
     assert "warm-up: prior" in caplog.text
     assert "one plain and one steered query run" in caplog.text  # the first request pays no first-call costs
-    batcher = runtime._cache.get("batcher")
+    batcher = runtime.loaded_batcher()
     assert batcher is None or batcher.queries == 0  # the warm-up queries are not traffic
 
 
@@ -53,7 +53,7 @@ def test_warm_up_off_loads_nothing_but_still_freezes(transactional_db, served_pr
     settings.PRIOR_WARM_UP = False
     with caplog.at_level(logging.INFO, logger="serving.process"):
         assert prepare_serving_process() is False
-    assert runtime._cache.get("prior") is None
+    assert runtime.loaded_models() == frozenset()
     assert gc.get_freeze_count() > 10_000
     assert "warm-up: off (PRIOR_WARM_UP=0)" in caplog.text
 

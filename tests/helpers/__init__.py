@@ -1,0 +1,1 @@
+"""Helpers shared by test files of several packages: import them from here, never from another test file."""
