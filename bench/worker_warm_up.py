@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.append(str(ROOT / "bench"))  # after the project: bench/catalog.py must not hide catalog/
 
-from api import log, setup_env, start_database, stop_database  # noqa: E402
+from stack import log, setup_env, start_database, stop_database  # noqa: E402
 
 
 def start_worker(pool: str, concurrency: int, env: dict[str, str], timeout: float) -> tuple[subprocess.Popen, float]:
