@@ -1,3 +1,7 @@
+import importlib.util
+import sys
+from pathlib import Path
+
 import pytest
 
 from prior.service import PriorSampler
@@ -20,3 +24,17 @@ def checkpoint(tmp_path_factory):
 @pytest.fixture(scope="session")
 def sampler(checkpoint):
     return PriorSampler.load(checkpoint, device="cpu", expect_cond_space=COND_SPACE, expect_music_space=MUSIC_SPACE)
+
+
+@pytest.fixture(scope="module")
+def bench():
+    """bench/steering.py loaded as a module (it is a script, not a package): its worlds and metrics under test."""
+    path = Path(__file__).resolve().parents[2] / "bench" / "steering.py"
+    spec = importlib.util.spec_from_file_location("bench_steering", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop(spec.name, None)

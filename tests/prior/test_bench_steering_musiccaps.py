@@ -4,16 +4,11 @@ project's MusicCaps reader: the condition never names the steered genre, relevan
 from __future__ import annotations
 
 import csv
-import importlib.util
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from prior.data.musiccaps import read_clips
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "steering.py"
 
 ROWS = [  # ytid, aspects, caption, is_audioset_eval
     ("c1", ["punk rock", "male vocals", "electric guitar", "aggressive"], "A punk rock song with male vocals.", False),
@@ -25,17 +20,6 @@ ROWS = [  # ytid, aspects, caption, is_audioset_eval
     ("c7", ["ambient room noises", "acoustic guitar", "calm"], "Ambient room noise, acoustic guitar.", True),
 ]
 
-
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_steering_mc", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.modules.pop(spec.name, None)
 
 
 @pytest.fixture(scope="module")
