@@ -10,7 +10,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core import api
 from recommend.export import FORMATS as EXPORT_FORMATS
 from recommend.models import MAX_TAGS, TAG_MAX_LENGTH
 from recommend.ranking import MERGE_METHODS
@@ -322,6 +321,4 @@ class PushOutputSerializer(serializers.Serializer):
     pushed = serializers.ListField(child=serializers.IntegerField(), help_text="Catalog track ids, in order.")
     skipped = PushSkippedSerializer(many=True, help_text="Tracks from other sources.")
 
-
-ErrorSerializer = api.ErrorSerializer  # the API's one error shape, documented for every app (core/api.py)
 
