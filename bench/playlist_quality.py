@@ -179,11 +179,11 @@ def main(argv: list[str] | None = None) -> int:
     if not all(2 <= m <= 100 for m in ms):
         parser.error("--hnsw-m values must be between 2 and 100 (pgvector's range)")
     checkpoint, pairs = args.checkpoint.resolve(), args.pairs.resolve()
-    for path, what in ((checkpoint / "config.json", "the prior"), (pairs / "catalog.npz", "the MusicCaps vectors"),
-                       (pairs / "test.npz", "the held-out demo pairs")):
-        if not path.is_file():
-            print(f"error: {path} missing ({what}); run `make demo` once first", file=sys.stderr)
-            return 2
+    missing = stack.missing_demo_input(checkpoint, pairs / "catalog.npz",
+                                       (pairs / "test.npz", "the held-out demo pairs"))
+    if missing:
+        print(missing, file=sys.stderr)
+        return 2
 
     work = Path(tempfile.mkdtemp(prefix="bench-playlist-quality-"))
     pgdata = work / "pgdata"

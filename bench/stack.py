@@ -74,9 +74,10 @@ def stop_database(pgdata: Path) -> None:
 
 
 
-def missing_demo_input(checkpoint: Path, musiccaps_npz: Path) -> str | None:
-    """The one-line error when the demo's prior or MusicCaps vectors are not there yet (benches reuse `make demo`'s)."""
-    for path, what in ((checkpoint / "config.json", "the prior"), (musiccaps_npz, "the MusicCaps vectors")):
+def missing_demo_input(checkpoint: Path, musiccaps_npz: Path, *more: tuple[Path, str]) -> str | None:
+    """The one-line error when the demo's prior, MusicCaps vectors or any of ``more`` (path, what it is) are not
+    there yet (benches reuse `make demo`'s)."""
+    for path, what in ((checkpoint / "config.json", "the prior"), (musiccaps_npz, "the MusicCaps vectors"), *more):
         if not path.is_file():
             return f"error: {path} missing ({what}); run `make demo` once first"
     return None

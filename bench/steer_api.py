@@ -243,10 +243,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     checkpoint, pairs = args.checkpoint.resolve(), args.pairs.resolve()
-    for path, what in ((checkpoint / "config.json", "the prior"), (pairs / "catalog.npz", "the MusicCaps vectors")):
-        if not path.is_file():
-            print(f"error: {path} missing ({what}); run `make demo` once first", file=sys.stderr)
-            return 2
+    missing = stack.missing_demo_input(checkpoint, pairs / "catalog.npz")
+    if missing:
+        print(missing, file=sys.stderr)
+        return 2
 
     work = Path(tempfile.mkdtemp(prefix="bench-steer-api-"))
     pgdata = work / "pgdata"
