@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -184,6 +185,14 @@ def worker_env(broker_url: str, **extra: str) -> dict[str, str]:
     return {**os.environ, "DATABASE_URL": database_url(connection.settings_dict), "SECRET_KEY": "test-only",
             "CELERY_BROKER_URL": broker_url, "PRIOR_CHECKPOINT": settings.PRIOR_CHECKPOINT,
             "CATALOG_SPACE": settings.CATALOG_SPACE, "PRIOR_DEVICE": "cpu", **extra}
+
+
+def celery_worker_command(*options: str, entry: tuple[str, ...] = ("celery", "-A", "worker", "worker")) -> list[str]:
+    """The command line of a Celery worker process a test starts: ``entry`` (``python -m`` this) with ``options``,
+    logging at info (tests wait for its "ready." line) and without mingle, gossip or heartbeat (one worker, ready
+    fast)."""
+    return [sys.executable, "-m", *entry, *options, "--loglevel", "info", "--without-mingle", "--without-gossip",
+            "--without-heartbeat"]
 
 
 def start_watched_process(command: list[str], env: dict[str, str], ready_when: Callable[[list[str]], bool],

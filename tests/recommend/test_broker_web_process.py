@@ -7,12 +7,10 @@ from-image request through the API in this process.
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
 from serving import engine, runtime
-from tests.conftest import running_valkey, start_watched_process, worker_env
+from tests.conftest import celery_worker_command, running_valkey, start_watched_process, worker_env
 from tests.helpers.api import upload
 from tests.worker.conftest import celery_broker
 
@@ -23,8 +21,7 @@ def test_a_broker_configured_web_process_serves_from_image_without_loading_the_p
 
     with running_valkey() as port:
         broker = f"redis://127.0.0.1:{port}/0"
-        command = [sys.executable, "-m", "celery", "-A", "worker", "worker", "-Q", "prior", "--pool", "solo",
-                   "--loglevel", "info", "--without-mingle", "--without-gossip", "--without-heartbeat"]
+        command = celery_worker_command("-Q", "prior", "--pool", "solo")
         process, lines, ready = start_watched_process(command, worker_env(broker),
                                                       lambda seen: " ready." in seen[-1])
         try:

@@ -12,14 +12,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 
 import pytest
 
 from recommend.models import Playlist, PlaylistItem, Session
-from tests.conftest import running_valkey, start_watched_process, worker_env
+from tests.conftest import celery_worker_command, running_valkey, start_watched_process, worker_env
 from tests.helpers.api import upload
 from tests.helpers.waiting import wait_until
 from tests.worker.conftest import celery_broker
@@ -32,9 +31,8 @@ def _ready(lines: list[str]) -> bool:
 
 
 def _start_worker(name: str, pool: str, env: dict) -> tuple[subprocess.Popen, list[str], threading.Event]:
-    command = [sys.executable, "-m", "tests.recommend.killable_worker", "-Q", "prior", "--pool", pool,
-               "--concurrency", "1", "--loglevel", "info", "--hostname", f"{name}@%h",
-               "--without-mingle", "--without-gossip", "--without-heartbeat"]
+    command = celery_worker_command("-Q", "prior", "--pool", pool, "--concurrency", "1", "--hostname", f"{name}@%h",
+                                    entry=("tests.recommend.killable_worker",))
     return start_watched_process(command, env, _ready)
 
 

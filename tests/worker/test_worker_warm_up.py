@@ -7,14 +7,13 @@ worker started from the command line, as production starts it.
 from __future__ import annotations
 
 import gc
-import sys
 
 import numpy as np
 import pytest
 
 from serving import runtime
 from serving.sampling import sample_seeds
-from tests.conftest import start_watched_process, worker_env
+from tests.conftest import celery_worker_command, start_watched_process, worker_env
 from tests.helpers.waiting import wait_until
 from tests.worker.conftest import COND_SPACE, celery_broker
 
@@ -40,8 +39,7 @@ def test_a_prefork_child_loads_the_prior_before_its_first_task(transactional_db,
     """``celery -A worker worker --pool prefork``: the child process warms up (Django's fixup first drops the
     database connection it inherited), reports for duty, and serves the same seeds as this process."""
     local = sample_seeds(COND, n_seeds=5, guidance=1.5, seed=9)
-    command = [sys.executable, "-m", "celery", "-A", "worker", "worker", "--pool", "prefork", "--concurrency", "1",
-               "--loglevel", "info", "--without-mingle", "--without-gossip", "--without-heartbeat"]
+    command = celery_worker_command("--pool", "prefork", "--concurrency", "1")
     process, lines, ready = start_watched_process(command, worker_env(broker_url),
                                                   lambda lines: " ready." in lines[-1])
     try:
