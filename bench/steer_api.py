@@ -26,7 +26,9 @@ session uses its own sampling seed (``RECOMMEND_RNG_SEED``), the same across con
 them (choose on one offset, report on another). ``--configs``: ``served`` (the checkpoint's steering defaults,
 what ``make demo`` serves), ``kX`` (gradient steering only, tag budget X), ``cwW_kX`` (the same, and every seed
 retrieves by itself plus W times the picture's direction, :func:`prior.steering.retrieval_vectors`; ``cwW`` alone
-keeps the served k); a suffix ``_constant`` / ``_sigma2`` / ``_snr`` sets the schedule. Prints ONE JSON object.
+keeps the served k); ``_aB`` re-ranks the candidates with affinity weight B (:func:`prior.steering.affinity_relevance`;
+any configuration other than ``served`` without it does not re-rank); a suffix ``_constant`` / ``_sigma2`` / ``_snr``
+sets the schedule. Prints ONE JSON object.
 """
 
 from __future__ import annotations
@@ -81,14 +83,16 @@ def log(message: str) -> None:
 
 def parse_config(name: str) -> dict:
     """``served`` -> {}; ``k0.3`` -> gradient steering only, tag budget 0.3; ``cw0.2`` / ``cw0.2_k0.5`` -> condition
-    weight 0.2 (with tag budget 0.5; without it the served one)."""
+    weight 0.2 (with tag budget 0.5; without it the served one); ``_a3`` -> re-ranked by affinity, weight 3 (without
+    it: no re-ranking)."""
     if name == "served":
         return {}
-    match = re.fullmatch(r"(?:cw([0-9.]+))?_?(?:k([0-9.]+))?(?:_(constant|sigma2|snr))?", name)
-    if not match or not any(match.groups()[:2]):
-        raise ValueError(f"unknown configuration {name!r}: use served, kX, cwW or cwW_kX, optionally _SCHEDULE")
-    weight, k, schedule = match.groups()
-    out = {"RECOMMEND_STEER_CONDITION_WEIGHT": float(weight or 0)}
+    match = re.fullmatch(r"(?:cw([0-9.]+))?_?(?:k([0-9.]+))?(?:_?a([0-9.]+))?(?:_(constant|sigma2|snr))?", name)
+    if not match or not any(match.groups()[:3]):
+        raise ValueError(f"unknown configuration {name!r}: use served, kX, cwW, aB or cwW_kX_aB, optionally _SCHEDULE")
+    weight, k, affinity, schedule = match.groups()
+    out = {"RECOMMEND_STEER_CONDITION_WEIGHT": float(weight or 0),
+           "RECOMMEND_STEER_AFFINITY_WEIGHT": float(affinity or 0)}
     if k is not None:
         out["RECOMMEND_STEER_TAG_K"] = float(k)
     if schedule is not None:
@@ -174,7 +178,7 @@ def run_config(client, labels: Labels, images: dict[str, bytes], overrides: dict
     t0 = time.perf_counter()
     with override_settings(**overrides):
         config = steering_config()
-        genre_rows, unsteered = {}, {p: [] for p in PICTURES}
+        genre_rows, unsteered, every_share = {}, {p: [] for p in PICTURES}, []
         steered_lists = {p: [] for p in PICTURES}
         for g_index, genre in enumerate(genres):
             before, after = [], []
@@ -185,6 +189,7 @@ def run_config(client, labels: Labels, images: dict[str, bytes], overrides: dict
                     after.append(labels.share(v2, genre))
                     unsteered[picture].append(v1)
                     steered_lists[picture].append(v2)
+            every_share += after
             genre_rows[genre] = {"share": round(float(np.mean(after)), 3),
                                  "unsteered": round(float(np.mean(before)), 3)}
         avoid_rows = {}
@@ -199,12 +204,17 @@ def run_config(client, labels: Labels, images: dict[str, bytes], overrides: dict
     shares = [r["share"] for r in genre_rows.values()]
     avoid_before = float(np.mean([r["before"] for r in avoid_rows.values()])) if avoid_rows else None
     avoid_after = float(np.mean([r["after"] for r in avoid_rows.values()])) if avoid_rows else None
+    moods = {"unsteered": mood_gap(labels, unsteered), "steered": mood_gap(labels, steered_lists)}
+    unsteered_gap = moods["unsteered"]["gap"]
     return {
         "steering": {k: v for k, v in config.__dict__.items()},
         "genre_share": round(float(np.mean(shares)), 3),
+        # over the steered sessions (genres x pictures x sessions): how far the mean could move by the sessions drawn
+        "genre_share_se": round(float(np.std(every_share, ddof=1) / np.sqrt(len(every_share))), 3),
         "genre_share_min": round(float(np.min(shares)), 3),
         "genre_share_unsteered": round(float(np.mean([r["unsteered"] for r in genre_rows.values()])), 3),
-        "mood_gap": {"unsteered": mood_gap(labels, unsteered), "steered": mood_gap(labels, steered_lists)},
+        "mood_gap": moods,
+        "mood_kept": round(moods["steered"]["gap"] / unsteered_gap, 3) if unsteered_gap else None,
         "avoid": {"before": None if avoid_before is None else round(avoid_before, 3),
                   "after": None if avoid_after is None else round(avoid_after, 3),
                   "ratio": None if not avoid_before else round(avoid_after / avoid_before, 3),
@@ -215,9 +225,11 @@ def run_config(client, labels: Labels, images: dict[str, bytes], overrides: dict
 
 
 def meets_targets(row: dict) -> bool:
-    """The served-steering targets: >= 80 % genre share, steered mood gap >= 0.30, avoid at least halves."""
-    ratio = row["avoid"]["ratio"]
-    return row["genre_share"] >= 0.8 and row["mood_gap"]["steered"]["gap"] >= 0.3 and (ratio is None or ratio <= 0.5)
+    """The served-steering targets: >= 80 % genre share while the picture keeps >= two thirds of its mood gap (and
+    the steered gap is >= 0.30), and an avoid tag at least halves its share."""
+    ratio, kept = row["avoid"]["ratio"], row["mood_kept"]
+    return (row["genre_share"] >= 0.8 and row["mood_gap"]["steered"]["gap"] >= 0.3 and kept is not None
+            and kept >= 2 / 3 and (ratio is None or ratio <= 0.5))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -273,8 +285,10 @@ def main(argv: list[str] | None = None) -> int:
             results[name] = row = run_config(client, labels, images, overrides, args.sessions, args.seed, genres,
                                              avoid_tags)
             row["meets_targets"] = meets_targets(row)
-            log(f"{name}: genre share {row['genre_share']} (unsteered {row['genre_share_unsteered']}), mood gap "
-                f"{row['mood_gap']['steered']['gap']} (unsteered {row['mood_gap']['unsteered']['gap']}), avoid "
+            log(f"{name}: genre share {row['genre_share']} ± {row['genre_share_se']} (unsteered "
+                f"{row['genre_share_unsteered']}), mood gap {row['mood_gap']['steered']['gap']} ± "
+                f"{row['mood_gap']['steered']['gap_se']} (unsteered {row['mood_gap']['unsteered']['gap']}, kept "
+                f"{row['mood_kept']}), avoid "
                 f"{row['avoid']['before']} -> {row['avoid']['after']}, {row['seconds']} s")
         print(json.dumps({
             "bench": "steer_api", "catalog": catalog, "prior": stack.prior_info(checkpoint),

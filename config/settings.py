@@ -258,7 +258,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # the sampling (GPU) workers are started with `-Q prior` (docker-compose.yml).
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = {"celery": {}, "prior": {}}
-CELERY_TASK_ROUTES = {"worker.sample_seeds": {"queue": "prior"}}
+CELERY_TASK_ROUTES = {"worker.sample_seeds": {"queue": "prior"}, "worker.condition_affinity": {"queue": "prior"}}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # The Celery app the serving layer sends sampling tasks through (by name, serving/sampling.py): named here, the
 # composition root, because the worker package that defines it imports serving.

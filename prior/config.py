@@ -112,6 +112,9 @@ class SteeringConfig:
     ``condition_weight``: when > 0 and a tag is wanted, every seed retrieves by itself plus this times the
     condition's direction (mean seed minus the mean of the same draw without the condition), so the tag (in the
     seeds) and the condition both stay in force (:func:`prior.steering.retrieval_vectors`); 0: by the seeds alone.
+    ``affinity_weight``: when > 0 and a tag is wanted, the retrieved candidates are re-ranked by their similarity
+    to their seed plus this many of its standard deviations times the z-score of the prior's affinity of the track
+    for the condition (:mod:`prior.affinity`, :func:`prior.steering.affinity_relevance`); 0: no re-ranking.
 
     Why these defaults (what ``python -m prior train`` writes): chosen on the VALIDATION splits of two synthetic
     worlds, the project's and one of another seed and other dimensions (``sweep steer``, 200 queries each,
@@ -121,6 +124,8 @@ class SteeringConfig:
     A checkpoint for other data records its own choice, made on its own validation split: ``python -m prior sweep
     steer --record``; the demo's prior records the steering chosen through the API (``demo.steering``), the
     MTG-Jamendo bench's the one its validation chose. No single setting served every world (docs/steering.md).
+    ``affinity_weight`` is 0 here: it was chosen through the demo's API (the only place the condition's influence
+    under a steer is measured), not on the synthetic worlds, whose sweeps ran without it.
     """
 
     tag_k: float = 10.0
@@ -130,10 +135,11 @@ class SteeringConfig:
     fade: float = 0.5
     schedule: str = "sigma2"
     condition_weight: float = 0.35
+    affinity_weight: float = 0.0
 
     def check(self) -> None:
         """Raise ValueError naming the first setting out of range."""
-        for name in ("tag_k", "avoid_k", "liked_k", "skipped_k", "condition_weight"):
+        for name in ("tag_k", "avoid_k", "liked_k", "skipped_k", "condition_weight", "affinity_weight"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"steering {name} must be a finite number >= 0, got {value!r}")

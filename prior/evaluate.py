@@ -34,7 +34,14 @@ from prior.data.npz import Catalog, DataError, Pairs, l2_normalise, load_catalog
 from prior.metrics import estimate, fmd, hits_at_k, miscs, paired_difference, random_other_indices, triplet_accuracy
 from prior.plots import pyplot, save
 from prior.retrieval import per_seed_top_k, reciprocal_rank_fusion, round_robin_merge
-from prior.steering import NULL_GUIDANCE, SteeringPlan, SteeringState, retrieval_vectors, steering_plan
+from prior.steering import (
+    NULL_GUIDANCE,
+    SteeringPlan,
+    SteeringState,
+    affinity_relevance,
+    retrieval_vectors,
+    steering_plan,
+)
 
 RETRIEVE_K = 100
 ADDITIVE = "additive"  # pseudo steering schedule: post-hoc normalise(seed + k * steer) instead of the gradient
@@ -90,17 +97,20 @@ def merged_lists(seeds: np.ndarray, catalog_music: np.ndarray, merge: str = "rou
 
 def score_seeds(
     seeds: np.ndarray, data: EvalData, ms_per_query: float, merge: str = "round_robin", keep_hits: bool = False,
-    queries: np.ndarray | None = None,
+    queries: np.ndarray | None = None, rerank: Callable[[list[list[int]], np.ndarray], list[list[int]]] | None = None,
 ) -> dict:
     """All metrics of one method's seeds ``[Q, S, D]`` (or ``[Q, D]``) on ``data``, as a flat JSON-ready dict.
 
     ``queries`` ``[Q, S, D]``: retrieve by these (the steering model's retrieval vectors,
-    :func:`retrieval_queries`) instead of by the seeds; MISCS and FMD stay the seeds'."""
+    :func:`retrieval_queries`) instead of by the seeds; MISCS and FMD stay the seeds'. ``rerank``: reorders each
+    query's merged list (given the lists and the retrieval vectors; :func:`affinity_reranker`)."""
     seeds = np.asarray(seeds, dtype=np.float32)
     if seeds.ndim == 2:
         seeds = seeds[:, None, :]
     retrieve_by = seeds if queries is None else np.asarray(queries, dtype=np.float32)
     merged = merged_lists(retrieve_by, data.catalog.music, merge)
+    if rerank is not None:
+        merged = rerank(merged, retrieve_by)
     true = data.true_index.tolist()
     out: dict = {"n": len(true), "seeds": int(seeds.shape[1])}
     for k in (10, 100):
@@ -248,6 +258,29 @@ def retrieval_queries(prior, data: EvalData, choice: SamplingChoice, seeds: np.n
     return np.stack([retrieval_vectors(plan, s, n) for plan, s, n in zip(plans, seeds, null_seeds, strict=True)]), ms
 
 
+def affinity_reranker(prior, data: EvalData, choice: SamplingChoice):
+    """The steering model's re-ranking as the service does it, when this choice's steering asks for it (else None):
+    each query's merged list reordered by :func:`prior.steering.affinity_relevance` of the tracks' relevance (cosine
+    to their nearest retrieval vector) and the prior's affinity of the tracks for the query's condition."""
+    if not choice.steered or choice.steer_schedule == ADDITIVE:
+        return None
+    weight = choice.steering(prior).affinity_weight
+    if not weight:
+        return None
+
+    def rerank(merged: list[list[int]], retrieve_by: np.ndarray) -> list[list[int]]:
+        out = []
+        for q, ids in enumerate(merged):
+            tracks = data.catalog.music[ids]
+            relevance = (tracks @ retrieve_by[q].T).max(axis=1)
+            affinity = prior.condition_affinity(data.pairs.cond[q], tracks, seed=choice.seed + q)
+            order = np.argsort(-affinity_relevance(relevance, affinity, weight), kind="stable")
+            out.append([ids[i] for i in order])
+        return out
+
+    return rerank
+
+
 def additive_steer(seeds: np.ndarray, steer: np.ndarray | None, k: float) -> np.ndarray:
     """normalise(seed + k * steer) for every seed ``[Q, S, D]`` (the regression+steer form, per seed)."""
     if not k:
@@ -291,8 +324,8 @@ def evaluate_all(
         result["note"] = "TEXT PROXY: the music space is text embeddings of track descriptions, not audio"
     hits: dict[str, np.ndarray] = {}
 
-    def record(method: str, seeds: np.ndarray, ms: float, queries: np.ndarray | None = None) -> None:
-        result[method] = score_seeds(seeds, data, ms, merge, keep_hits=True, queries=queries)
+    def record(method: str, seeds: np.ndarray, ms: float, queries: np.ndarray | None = None, rerank=None) -> None:
+        result[method] = score_seeds(seeds, data, ms, merge, keep_hits=True, queries=queries, rerank=rerank)
         hits[method] = result[method].pop("_hits@100")
 
     record("regression", *regression_seeds(baseline, data))
@@ -306,7 +339,7 @@ def evaluate_all(
         if choice.steered:
             seeds, ms = diffusion_seeds(prior, data, choice, batch)
             queries, null_ms = retrieval_queries(prior, data, choice, seeds, batch)
-            record("diffusion+steer", seeds, ms + null_ms, queries)
+            record("diffusion+steer", seeds, ms + null_ms, queries, affinity_reranker(prior, data, choice))
     if world is not None:
         record("oracle", *oracle_seeds(world, data, choice.n_seeds, choice.seed))
     result["comparisons"] = compare(hits)

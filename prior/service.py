@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from prior.affinity import condition_affinity
 from prior.baseline import RegressionNetwork
 from prior.checkpoint import Checkpoint, load_checkpoint
 from prior.config import TRUNK_DTYPES, SamplingConfig, SteeringConfig
@@ -252,6 +253,25 @@ class PriorSampler(_LoadedModel):
             settings=RunSettings(n_seeds=int(n_seeds), sampler=sampler, steps=steps, steer_schedule=steer_schedule,
                                  steered=direction is not None),
         )
+
+    def condition_affinity(self, cond: np.ndarray, tracks: np.ndarray, seed: int | None = None) -> np.ndarray:
+        """How much more likely each track is under ``cond [Dc]`` than under no condition -> ``[N]`` float64.
+
+        ``tracks [N, Dm]`` (e.g. a playlist's candidates; L2-normalised here, as the music space is); an estimate of
+        log p(t | cond) - log p(t) up to scale (:mod:`prior.affinity`), comparable only between the tracks of one
+        call. ``seed`` fixes its noise draws (same seed, same inputs -> same values).
+        """
+        cond_np, single = _as_matrix(cond, self.cond_space.dim, "cond")
+        if not single:
+            raise ValueError(f"cond must be one vector [{self.cond_space.dim}], got shape {cond_np.shape}")
+        tracks_np, _ = _as_matrix(tracks, self.music_space.dim, "tracks")
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(int(seed) if seed is not None else secrets.randbits(63))
+        with torch.inference_mode():
+            x = _normalise(torch.from_numpy(tracks_np).to(self.device))
+            out = condition_affinity(self.denoiser, torch.from_numpy(cond_np[0]).to(self.device), x,
+                                     self.sigma_data, generator)
+        return out.cpu().numpy()
 
     def can_batch(self, query: PreparedQuery) -> bool:
         """Whether ``query`` may share a :meth:`run` with others: only if its sampler draws no noise after the

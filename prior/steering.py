@@ -7,7 +7,9 @@ space and each list oldest first. :func:`steering_plan` turns it into a :class:`
   noise-level ``schedule`` they are applied with;
 - ``toward`` / ``away``: the unit directions of the wanted and the avoided tags;
 - ``condition_weight``: when > 0 and a tag is wanted, each seed retrieves by itself plus that much of the
-  condition's direction (:func:`retrieval_vectors`).
+  condition's direction (:func:`retrieval_vectors`);
+- ``affinity_weight``: when > 0 and a tag is wanted, the retrieved candidates are re-ranked by the prior's affinity
+  of each track for the condition (:func:`affinity_relevance`, :mod:`prior.affinity`).
 
 Why one function: the evaluation (``python -m prior evaluate``), the CLI and the API
 (recommend/services/steering_vectors.py) must steer the same way, or the number measured is not the product
@@ -27,6 +29,12 @@ the mean of the same draw without the condition (same initial noise, same steeri
 :data:`NULL_GUIDANCE`) — what the condition adds over no condition, the quantity classifier-free guidance
 amplifies (:func:`condition_direction`). The tag stays in the seeds; the condition is put back into every query;
 pairing the two draws cancels the seeds' own noise, so c carries the condition and little else.
+
+Both are linear scores, cos(t, seed) + w cos(t, c), and every such mix of tag and condition lies on one trade-off
+curve: a direction c carries the condition only roughly (in the demo it tells a happy track from a sad one of the
+same genre about as well as a coin weighted 70/30). ``affinity_weight`` adds what a direction cannot: the prior's
+own likelihood of each candidate under the condition (:mod:`prior.affinity`), so that among the tracks the tag
+brought in, those the condition would have drawn rank first (:func:`affinity_relevance`).
 """
 
 from __future__ import annotations
@@ -38,7 +46,7 @@ import numpy as np
 
 from prior.config import SteeringConfig
 
-__all__ = ["SteeringConfig", "SteeringPlan", "SteeringState", "NULL_GUIDANCE", "age_weights",
+__all__ = ["SteeringConfig", "SteeringPlan", "SteeringState", "NULL_GUIDANCE", "affinity_relevance", "age_weights",
            "condition_direction", "retrieval_vectors", "steering_plan"]
 
 # The CFG weight that samples the prior WITHOUT its condition: (1 + w) D(x, q) - w D(x, null) = D(x, null) at w = -1.
@@ -66,6 +74,7 @@ class SteeringPlan:
     toward: np.ndarray | None = None  # unit [Dm]: the age-weighted mean of the wanted tags
     away: np.ndarray | None = None  # unit [Dm]: the age-weighted mean of the avoided tags
     condition_weight: float = 0.0
+    affinity_weight: float = 0.0
     config: SteeringConfig = field(default_factory=SteeringConfig)
 
     @property
@@ -77,6 +86,12 @@ class SteeringPlan:
         """Whether the seeds retrieve with the condition direction added (:func:`retrieval_vectors`), which needs
         the null draw; only when a tag is wanted (otherwise nothing pulls the seeds off the condition)."""
         return self.condition_weight > 0 and self.toward is not None
+
+    @property
+    def reranks(self) -> bool:
+        """Whether the candidates are re-ranked by the condition's affinity (:func:`affinity_relevance`); only when a
+        tag is wanted, for the same reason as :attr:`adds_condition`."""
+        return self.affinity_weight > 0 and self.toward is not None
 
 
 def age_weights(n: int, fade: float) -> np.ndarray:
@@ -130,7 +145,7 @@ def steering_plan(state: SteeringState, config: SteeringConfig | None = None) ->
             pairs += [(row.astype(np.float32), float(budget * w)) for row, w in zip(rows, weights, strict=True)]
     return SteeringPlan(
         pairs=tuple(pairs), schedule=config.schedule, toward=directions["tag"], away=directions["avoid"],
-        condition_weight=config.condition_weight, config=config,
+        condition_weight=config.condition_weight, affinity_weight=config.affinity_weight, config=config,
     )
 
 
@@ -155,3 +170,25 @@ def retrieval_vectors(plan: SteeringPlan, seeds: np.ndarray, null_seeds: np.ndar
     seeds = np.asarray(seeds, dtype=np.float64)
     out = seeds + plan.condition_weight * condition_direction(seeds, null_seeds)
     return (out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def affinity_relevance(relevance: np.ndarray, affinity: np.ndarray, weight: float) -> np.ndarray:
+    """The re-ranking score of a candidate pool: relevance + weight x std(relevance) x z(affinity), ``[N]``.
+
+    ``relevance`` ``[N]``: each candidate's cosine to its seed (what the ranking uses unsteered); ``affinity``
+    ``[N]``: :meth:`prior.service.PriorSampler.condition_affinity` of the same tracks, whose scale means nothing,
+    hence its z-score over the pool. Scaled by the relevance's own spread, ``weight`` = 1 makes one standard
+    deviation of affinity worth one of similarity, whatever the space; and the result stays on the cosine scale
+    that the diversifier (MMR) weighs against track-to-track similarity. A pool of one, or with no spread in
+    either score, is returned unchanged.
+    """
+    relevance = np.asarray(relevance, dtype=np.float64)
+    affinity = np.asarray(affinity, dtype=np.float64)
+    if relevance.shape != affinity.shape or relevance.ndim != 1:
+        raise ValueError(f"relevance and affinity must be [N] alike, got {relevance.shape} and {affinity.shape}")
+    if not np.isfinite(affinity).all():
+        raise ValueError("affinity contains NaN or inf")
+    spread, affinity_spread = float(relevance.std()), float(affinity.std())
+    if weight == 0 or len(relevance) < 2 or spread < 1e-12 or affinity_spread < 1e-12:
+        return relevance
+    return relevance + weight * spread * (affinity - affinity.mean()) / affinity_spread

@@ -17,6 +17,7 @@ from prior.evaluate import (
     EvalData,
     SamplingChoice,
     additive_steer,
+    affinity_reranker,
     diffusion_seeds,
     regression_seeds,
     retrieval_queries,
@@ -40,7 +41,8 @@ REGRESSION_STEER_KS = (0.25, 0.5, 1.0, 2.0, 4.0)
 def _row(prior, data: EvalData, choice: SamplingChoice, batch: int, **label) -> dict:
     seeds, ms = diffusion_seeds(prior, data, choice, batch)
     queries, null_ms = retrieval_queries(prior, data, choice, seeds, batch)
-    return {**label, **score_seeds(seeds, data, ms + null_ms, queries=queries)}
+    return {**label, **score_seeds(seeds, data, ms + null_ms, queries=queries,
+                                   rerank=affinity_reranker(prior, data, choice))}
 
 
 def cfg_sweep(prior, data: EvalData, base: SamplingChoice, weights=CFG_WEIGHTS, batch: int = 64) -> list[dict]:

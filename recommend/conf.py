@@ -47,6 +47,7 @@ DEFAULTS: dict[str, Any] = {
     "RECOMMEND_STEER_FADE": None,
     "RECOMMEND_STEER_SCHEDULE": None,
     "RECOMMEND_STEER_CONDITION_WEIGHT": None,
+    "RECOMMEND_STEER_AFFINITY_WEIGHT": None,
     # Sampling seed of every playlist; None draws a fresh one per playlist (stored in its params either way).
     "RECOMMEND_RNG_SEED": None,
     # Playlist versions one session may have; a steer beyond it is a 409 `session_full` (start a new session). Each
@@ -67,6 +68,7 @@ TYPES: dict[str, type] = {
     "RECOMMEND_STEER_FADE": float,
     "RECOMMEND_STEER_SCHEDULE": str,
     "RECOMMEND_STEER_CONDITION_WEIGHT": float,
+    "RECOMMEND_STEER_AFFINITY_WEIGHT": float,
 }
 
 # The steering settings and the SteeringConfig field each overrides.
@@ -78,6 +80,7 @@ STEERING_SETTINGS: dict[str, str] = {
     "RECOMMEND_STEER_FADE": "fade",
     "RECOMMEND_STEER_SCHEDULE": "schedule",
     "RECOMMEND_STEER_CONDITION_WEIGHT": "condition_weight",
+    "RECOMMEND_STEER_AFFINITY_WEIGHT": "affinity_weight",
 }
 
 

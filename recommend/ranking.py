@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from prior.retrieval import reciprocal_rank_fusion_items, round_robin_merge_items
+from prior.steering import affinity_relevance
 from recommend.diversify import DiversifyParams, artist_keys, diversify
 
 MERGE_METHODS = ("round_robin", "rrf")
@@ -86,12 +87,17 @@ def rank_playlist(
     pool_factor: int = 3,
     pinned: Sequence[int] = (),
     groups_of: Callable[[Sequence[int]], Sequence[tuple[Sequence[Hashable | None], int]]] | None = None,
+    affinity: Mapping[int, float] | None = None,
+    affinity_weight: float = 0.0,
 ) -> list[RankedItem]:
     """The playlist: ``min(size, what the catalog and the artist cap allow)`` distinct tracks, in order.
 
     ``vectors`` and ``artists`` must cover every retrieved and pinned track id. ``pinned`` ids (liked tracks) are
     placed in the list first, then diversification fills it; artist separation may move them down a little.
     ``groups_of`` gives extra caps for the candidates' ids (album and song-version caps, :mod:`recommend.filters`).
+    ``affinity`` (every candidate's, with ``affinity_weight`` > 0): the steering model's re-ranking, the prior's
+    affinity of each track for the query added to its relevance (:func:`prior.steering.affinity_relevance`); the
+    items' ``score`` stays the cosine to their seed.
     """
     seeds = np.asarray(seeds, dtype=np.float32)
     pinned = list(dict.fromkeys(int(t) for t in pinned))[: max(size, 0)]
@@ -109,8 +115,11 @@ def rank_playlist(
     matrix = np.stack([np.asarray(vectors[t], dtype=np.float32) for t in ids])
     seed_of = np.array([s for _, s in candidates])
     relevance = np.einsum("nd,nd->n", matrix, seeds[seed_of])
+    ranking = relevance
+    if affinity is not None and affinity_weight > 0:
+        ranking = affinity_relevance(relevance, np.array([affinity[t] for t in ids]), affinity_weight)
     order = diversify(
-        relevance,
+        ranking,
         matrix,
         size,
         artists=[artists.get(t, "") for t in ids],

@@ -73,6 +73,12 @@ def sample_seeds(
                                  steer_schedule=steer_schedule)
 
 
+def condition_affinity(cond: np.ndarray, tracks: np.ndarray, seed: int | None = None) -> np.ndarray:
+    """The prior's affinity of each of ``tracks [N, Dm]`` for ``cond`` -> ``[N]`` (:mod:`prior.affinity`): what the
+    steering model re-ranks a steered playlist's candidates by; reproducible by seed."""
+    return sampling.condition_affinity(cond, tracks, seed=seed)
+
+
 def steering_defaults() -> SteeringConfig:
     """The served prior's steering defaults (its checkpoint's "steering" block), read without loading weights."""
     return runtime.steering_defaults()

@@ -1,7 +1,7 @@
-"""Where sampling runs: :func:`sample_seeds`, the one call the web side makes, and :func:`sample_local`, what a
-Celery task runs.
+"""Where the prior runs: :func:`sample_seeds` and :func:`condition_affinity`, the calls the web side makes, and
+:func:`sample_local` / :func:`affinity_local`, what the Celery tasks run.
 
-:func:`sample_seeds` decides where sampling runs:
+:func:`sample_seeds` (and :func:`condition_affinity` alike) decides where sampling runs:
 - no broker configured (``CELERY_TASK_ALWAYS_EAGER``, the embedded default): in this process, by calling the
   prior directly: no JSON round trip for a call that takes milliseconds;
 - a broker configured: as the task :data:`SAMPLE_SEEDS_TASK` (:func:`worker.tasks.sample_seeds_task`) on a Celery
@@ -36,6 +36,7 @@ Steer = Sequence[tuple[np.ndarray, float]]
 # The sampling task's registered name: stable, since the broker's queues and CELERY_TASK_ROUTES (config/settings.py:
 # the `prior` queue) and running workers know it by this name.
 SAMPLE_SEEDS_TASK = "worker.sample_seeds"
+AFFINITY_TASK = "worker.condition_affinity"  # the steering model's re-ranking (prior.affinity), same queue
 
 
 def celery_app() -> Celery:
@@ -81,32 +82,53 @@ def sample_seeds(
     if not uses_broker():
         return sample_local(cond, n_seeds, guidance, steer, seed, steer_schedule)
 
-    cond_list = np.asarray(cond, dtype=np.float32).tolist()
-    steer_list = [[np.asarray(vec, dtype=np.float32).tolist(), float(k)] for vec, k in steer]
-    timeout = float(settings.CELERY_TASK_TIME_LIMIT)
-    kwargs = {"cond": cond_list, "n_seeds": int(n_seeds), "guidance": guidance, "steer": steer_list, "seed": seed,
+    kwargs = {"cond": np.asarray(cond, dtype=np.float32).tolist(), "n_seeds": int(n_seeds), "guidance": guidance,
+              "steer": [[np.asarray(vec, dtype=np.float32).tolist(), float(k)] for vec, k in steer], "seed": seed,
               "steer_schedule": steer_schedule}
+    return np.asarray(_run_task(SAMPLE_SEEDS_TASK, kwargs, "seeds"), dtype=np.float32)
+
+
+def affinity_local(cond: np.ndarray, tracks: np.ndarray, seed: int | None) -> np.ndarray:
+    """In this process: the prior's affinity of ``tracks`` for ``cond`` (:meth:`PriorSampler.condition_affinity`).
+
+    Not through the batcher: one call is a few forward passes over the candidates, too small to be worth waiting
+    for others (torch runs the frozen network from several threads safely)."""
+    return runtime.get_prior().condition_affinity(cond, tracks, seed=seed)
+
+
+def condition_affinity(cond: np.ndarray, tracks: np.ndarray, seed: int | None = None) -> np.ndarray:
+    """How well each of ``tracks [N, Dm]`` fits the query ``cond [Dc]`` by the prior's judgement -> ``[N]``
+    (:mod:`prior.affinity`); where it runs and what it raises: as :func:`sample_seeds`."""
+    if not uses_broker():
+        return affinity_local(cond, tracks, seed)
+    kwargs = {"cond": np.asarray(cond, dtype=np.float32).tolist(),
+              "tracks": np.asarray(tracks, dtype=np.float32).tolist(), "seed": seed}
+    return np.asarray(_run_task(AFFINITY_TASK, kwargs, "affinities"), dtype=np.float64)
+
+
+def _run_task(name: str, kwargs: dict, what: str):
+    """Send the task ``name`` to a worker and wait for its result; broker failures become 503 kinds."""
+    timeout = float(settings.CELERY_TASK_TIME_LIMIT)
     try:
         # retry=False: a dead broker fails now instead of after kombu's publish retries; expires: a request
         # nobody picked up in time is dropped rather than computed for a client that has given up.
-        result = celery_app().send_task(SAMPLE_SEEDS_TASK, kwargs=kwargs, retry=False, expires=timeout)
+        result = celery_app().send_task(name, kwargs=kwargs, retry=False, expires=timeout)
     except Exception as exc:
         if not _is_connection_failure(exc):
             raise
         raise BrokerUnavailable(f"cannot queue the sampling task: broker unreachable ({_root(exc)})") from None
     try:
-        seeds = result.get(timeout=timeout, propagate=True, disable_sync_subtasks=False)
+        return result.get(timeout=timeout, propagate=True, disable_sync_subtasks=False)
     except CeleryTimeoutError:
         _forget(result)
         raise WorkerTimeout(
-            f"no Celery worker returned seeds within {timeout:g} s: is a worker running "
+            f"no Celery worker returned {what} within {timeout:g} s: is a worker running "
             "(`celery -A worker worker`) and is it keeping up?"
         ) from None
     except Exception as exc:
         if not _is_connection_failure(exc):
             raise  # the worker's own error (ValueError for bad input, PriorNotReady), re-raised as itself
-        raise BrokerUnavailable(f"lost the result backend while waiting for seeds ({_root(exc)})") from None
-    return np.asarray(seeds, dtype=np.float32)
+        raise BrokerUnavailable(f"lost the result backend while waiting for {what} ({_root(exc)})") from None
 
 
 def _chain(exc: BaseException):

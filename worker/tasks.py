@@ -1,14 +1,15 @@
 """Thin Celery tasks: each runs one call of the serving layer in a worker process.
 
-Where sampling runs, and how the web side sends :func:`sample_seeds_task` and waits for it, is
-:mod:`serving.sampling`'s; it sends the task by its registered name (:data:`serving.sampling.SAMPLE_SEEDS_TASK`).
+Where sampling runs, and how the web side sends :func:`sample_seeds_task` (and :func:`condition_affinity_task`)
+and waits for it, is :mod:`serving.sampling`'s; it sends each task by its registered name
+(:data:`serving.sampling.SAMPLE_SEEDS_TASK`, :data:`serving.sampling.AFFINITY_TASK`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from serving.sampling import SAMPLE_SEEDS_TASK, sample_local
+from serving.sampling import AFFINITY_TASK, SAMPLE_SEEDS_TASK, affinity_local, sample_local
 from worker.celery import app
 
 
@@ -37,3 +38,14 @@ def sample_seeds_task(
         pairs.append((np.asarray(item[0], dtype=np.float32), float(item[1])))
     seeds = sample_local(np.asarray(cond, dtype=np.float32), int(n_seeds), guidance, pairs, seed, steer_schedule)
     return seeds.tolist()
+
+
+@app.task(name=AFFINITY_TASK, ignore_result=False)
+def condition_affinity_task(cond: list[float], tracks: list[list[float]], seed: int | None = None) -> list[float]:
+    """The prior's affinity of each track for the query (:mod:`prior.affinity`) as a JSON-safe list ``[N]``.
+
+    Bad input raises ``ValueError`` with the prior's message. Idempotent like :func:`sample_seeds_task`: it writes
+    nothing, and the seed fixes its noise draws.
+    """
+    values = affinity_local(np.asarray(cond, dtype=np.float32), np.asarray(tracks, dtype=np.float32), seed)
+    return [float(v) for v in values]

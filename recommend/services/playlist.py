@@ -156,6 +156,16 @@ def compute_playlist(
             for track in tracks_by_id(pinned).values():
                 albums[track.pk], titles[track.pk] = track.album, track.title
     timings["ann"] = (time.perf_counter() - t2) * 1000
+    affinity = None
+    if plan.reranks and vectors:  # the picture's own judgement of the candidates the tag brought in
+        t_aff = time.perf_counter()
+        candidate_ids = list(vectors)
+        try:
+            values = engine.condition_affinity(cond, np.stack([vectors[t] for t in candidate_ids]), seed=rng_seed)
+        except ValueError as exc:
+            raise InvalidInput(f"The prior refused the request: {exc}", code="sampling_rejected") from None
+        affinity = dict(zip(candidate_ids, values.tolist(), strict=True))
+        timings["affinity"] = (time.perf_counter() - t_aff) * 1000
     t3 = time.perf_counter()
     params = DiversifyParams(
         mmr_lambda=float(conf.get("RECOMMEND_MMR_LAMBDA")), max_per_artist=int(conf.get("RECOMMEND_MAX_PER_ARTIST"))
@@ -172,6 +182,8 @@ def compute_playlist(
         pool_factor=pool_factor,
         pinned=pinned,
         groups_of=lambda ids: diversifier_groups(filters, ids, albums, titles, artists),
+        affinity=affinity,
+        affinity_weight=plan.affinity_weight,
     )
     explain = explain_playlist(seeds, [item.track_id for item in items], vectors, list(state.tags),
                                engine.encode_tags(list(state.tags)))  # tag vectors: cached by steering_pairs above

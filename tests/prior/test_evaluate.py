@@ -168,3 +168,53 @@ def test_steered_retrieval_adds_the_condition_direction(setup):
     result = evaluate_all(prior, MeanBaseline(world), small, choice)
     assert result["settings"]["steering"]["condition_weight"] == 0.3
     assert result["diffusion+steer"]["recall@100"] >= result["regression"]["recall@100"]
+
+
+class AffinityPrior(OraclePrior):
+    """The oracle, with an affinity that is a fixed direction's cosine, and a checkpoint block that re-ranks."""
+
+    def __init__(self, world, weight: float):
+        super().__init__(world)
+        from prior.config import SteeringConfig
+
+        self.steering = SteeringConfig(schedule="constant", tag_k=0.1, condition_weight=0.0, affinity_weight=weight)
+        dim = world.config.music_dim
+        self.direction = np.ones(dim, np.float32) / np.sqrt(dim)
+        self.seeds_asked: list[int | None] = []
+
+    def condition_affinity(self, cond, tracks, seed=None):
+        self.seeds_asked.append(seed)
+        return np.asarray(tracks, np.float64) @ self.direction
+
+
+def test_evaluation_reranks_with_the_steering_models_affinity_relevance(setup):
+    """The checkpoint's affinity weight re-ranks diffusion+steer's merged lists as the service does
+    (prior.steering.affinity_relevance of the nearest-seed cosine and the prior's affinity): Recall@100 unchanged,
+    and at a huge weight the order follows the affinity; weight 0 asks for no affinity at all."""
+    from prior.evaluate import affinity_reranker, merged_lists
+    from prior.steering import affinity_relevance
+
+    world, data, _ = setup
+    small = data.subset(20)
+    choice = SamplingChoice(n_seeds=4, steer_k=None, seed=3)
+    assert affinity_reranker(AffinityPrior(world, 0.0), small, choice) is None
+    prior = AffinityPrior(world, 2.0)
+    rerank = affinity_reranker(prior, small, choice)
+    seeds, _ = diffusion_seeds(prior, small, choice)
+    merged = merged_lists(seeds, small.catalog.music)
+    reranked = rerank(merged, seeds)
+    assert prior.seeds_asked == [3 + q for q in range(20)], "each query's own seed, as the service passes it"
+    for q in (0, 7):
+        ids = merged[q]
+        tracks = small.catalog.music[ids]
+        score = affinity_relevance((tracks @ seeds[q].T).max(axis=1), tracks @ prior.direction, 2.0)
+        assert reranked[q] == [ids[i] for i in np.argsort(-score, kind="stable")]
+        assert sorted(reranked[q]) == sorted(ids)
+    huge = AffinityPrior(world, 1e9)
+    result = evaluate_all(huge, MeanBaseline(world), small, choice)
+    plain = evaluate_all(AffinityPrior(world, 0.0), MeanBaseline(world), small, choice)
+    assert result["settings"]["steering"]["affinity_weight"] == 1e9
+    assert result["diffusion+steer"]["recall@100"] == plain["diffusion+steer"]["recall@100"]
+    top = affinity_reranker(huge, small, choice)(merged, seeds)[0]
+    assert list(small.catalog.music[top] @ huge.direction) == sorted(small.catalog.music[top] @ huge.direction,
+                                                                      reverse=True)

@@ -129,3 +129,41 @@ def test_a_liked_track_is_kept_when_the_condition_is_added(api, catalog):
 
 def test_code_defaults_are_a_valid_steering_config():
     SteeringConfig().check()
+
+
+def test_candidates_are_reranked_by_the_priors_affinity_for_the_picture(api, catalog, recorded, monkeypatch):
+    """With an affinity weight the service asks the prior how well each candidate fits the picture (same seed as the
+    draw) and ranks by prior.steering.affinity_relevance: at a huge weight the playlist follows the affinity."""
+    calls = []
+    real = engine.condition_affinity
+
+    def condition_affinity(cond, tracks, seed=None):
+        values = real(cond, tracks, seed=seed)
+        calls.append({"tracks": tracks, "seed": seed, "values": values})
+        return values
+
+    monkeypatch.setattr(engine, "condition_affinity", condition_affinity)
+    playlists = {}
+    with override_settings(RECOMMEND_MMR_LAMBDA=1.0, RECOMMEND_MAX_PER_ARTIST=20, RECOMMEND_RNG_SEED=5):
+        for weight in (0.0, 1e6):  # two sessions, same sampling seed: the same seeds and candidates
+            with override_settings(RECOMMEND_STEER_AFFINITY_WEIGHT=weight):
+                session_id, token, _ = start(api, size=10)
+                playlists[weight] = steer(api, session_id, token, tags=[TAG]).json()["playlist"]
+                assert len(calls) == (weight > 0), "weight 0: no re-ranking, no affinity asked for"
+        other, other_token, _ = start(api, size=10)
+        with override_settings(RECOMMEND_STEER_AFFINITY_WEIGHT=1e6):
+            assert steer(api, other, other_token, avoid=["piano"]).status_code == 201
+    assert len(calls) == 1, "only a session with a wanted tag re-ranks"
+    call = calls[0]
+    assert call["seed"] == recorded[-2]["seed"] == 5, "the affinity draws its noise from the request's seed"
+    by_vector = {tuple(np.round(v, 5)): a for v, a in zip(call["tracks"], call["values"], strict=True)}
+
+    def affinities(playlist):
+        return [by_vector[tuple(np.round(catalog["vectors"][item["track"]["id"]], 5))] for item in playlist["items"]]
+
+    reranked, plain = affinities(playlists[1e6]), affinities(playlists[0.0])
+    assert np.mean(reranked) > np.mean(plain), "the re-ranked list fits the picture better"
+    assert reranked[0] == max(reranked)
+    inversions = sum(a < b for a, b in zip(reranked, reranked[1:]))
+    assert inversions <= 2, "in affinity order, up to the artist separation's swaps of neighbours"
+    assert Playlist.objects.get(session_id=session_id, version=2).params["steering"]["affinity_weight"] == 1e6

@@ -39,6 +39,34 @@ def test_second_run_reuses_everything(built_demo):
         assert (built_demo / "demo" / f"{name}.png").is_file()
 
 
+def test_a_reused_demo_prior_gets_the_demos_current_steering(built_demo, settings, tiny_prior, tmp_path):
+    import json
+    import shutil
+
+    from demo.steering import DEMO_STEERING
+    from prior.config import config_to_dict
+    from prior.data.npz import file_fingerprint
+
+    pairs = built_demo / "demo-pairs"
+    pairs.mkdir()
+    (pairs / "train.npz").write_bytes(b"the demo pairs")  # only its fingerprint is read
+    config_path = {}
+    for name, fingerprint in (("demo", file_fingerprint(pairs / "train.npz")), ("other", "sha256:other-data")):
+        prior = tmp_path / name
+        shutil.copytree(tiny_prior, prior)
+        config = json.loads((prior / "config.json").read_text())
+        config["data_fingerprint"], config["steering"] = fingerprint, {**config["steering"], "tag_k": 0.123}
+        (prior / "config.json").write_text(json.dumps(config))
+        config_path[name] = prior / "config.json"
+        settings.PRIOR_CHECKPOINT = str(prior)
+        out = io.StringIO()
+        call_command("demo", "--no-serve", "--no-progress", "--steps", str(TinyPriorRecipe().steps), stdout=out)
+        refreshed = "recorded the demo's current steering" in out.getvalue()
+        assert refreshed == (name == "demo")
+    assert json.loads(config_path["demo"].read_text())["steering"] == config_to_dict(DEMO_STEERING)
+    assert json.loads(config_path["other"].read_text())["steering"]["tag_k"] == 0.123, "another prior keeps its own"
+
+
 def test_bad_port_is_a_clear_error(built_demo):
     with pytest.raises(CommandError, match="--port"):
         call_command("demo", "--port", "70000", stdout=io.StringIO())

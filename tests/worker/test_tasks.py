@@ -11,7 +11,7 @@ import pytest
 
 from serving import runtime
 from serving.errors import BrokerUnavailable, PriorNotReady, SamplingUnavailable, WorkerTimeout
-from serving.sampling import sample_seeds, uses_broker
+from serving.sampling import condition_affinity, sample_seeds, uses_broker
 from tests.worker.conftest import COND_SPACE, MUSIC_SPACE, celery_broker
 
 COND = np.linspace(-1.0, 1.0, COND_SPACE.dim, dtype=np.float32)
@@ -53,14 +53,20 @@ def test_round_trip_through_a_real_worker_matches_in_process(served_prior, setti
 
     tag = np.ones(MUSIC_SPACE.dim, np.float32)
     local = sample_seeds(COND, n_seeds=6, guidance=2.0, steer=[(tag, 0.05)], seed=11)  # also warms the cache
+    local_affinity = condition_affinity(COND, local, seed=3)
     with celery_broker(settings, broker_url) as app:
         assert uses_broker()
         with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
             remote = sample_seeds(COND, n_seeds=6, guidance=2.0, steer=[(tag, 0.05)], seed=11)
+            remote_affinity = condition_affinity(COND, local, seed=3)  # the steering model's re-ranking task
             with pytest.raises(ValueError, match="dimension"):  # the worker's error comes back as itself
                 sample_seeds(np.ones(3, np.float32), seed=1)
+            with pytest.raises(ValueError, match="tracks has dimension"):
+                condition_affinity(COND, np.ones((2, 3), np.float32), seed=1)
     assert remote.shape == local.shape and remote.dtype == np.float32
     np.testing.assert_array_equal(remote, local)
+    assert remote_affinity.shape == (6,)
+    np.testing.assert_allclose(remote_affinity, local_affinity, rtol=1e-6)
 
 
 @pytest.mark.slow

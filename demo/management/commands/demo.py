@@ -8,8 +8,8 @@ every later run only checks and serves (seconds):
    catalog space is empty;
 3. build the SYNTHETIC image–music pairs (:mod:`prior.data.demo_pairs`) and train the demo prior into
    ``PRIOR_CHECKPOINT`` (default ``./var/models/demo-prior``) when no finished checkpoint is there, recording the
-   demo's steering (:data:`demo.steering.DEMO_STEERING`, chosen through the API); an interrupted training run
-   resumes where it stopped;
+   demo's steering (:data:`demo.steering.DEMO_STEERING`, chosen through the API; a demo prior trained before it
+   changed gets the current one); an interrupted training run resumes where it stopped;
 4. render two sample pictures (``var/demo/dark-cold.png``, ``var/demo/bright-warm.png``), load the models once,
    and serve the API on HOST:PORT with a threaded WSGI server, printing ``curl`` commands that return playlists.
 
@@ -164,11 +164,29 @@ class Command(BaseCommand):
         done = _prior_steps(path)
         if done and (done >= steps or not (path / TRAINING_STATE_FILE).is_file()):
             self.stdout.write(f"  {path} ({done} steps, reused)")
+            self.refresh_steering(path, pairs_dir / "train.npz")
             return
         train_npz = pairs_dir / "train.npz"
         if not train_npz.is_file():
             self.ensure_pairs(pairs_dir)
         self.train(train_npz, path, steps, resume=done > 0)
+
+    def refresh_steering(self, path: Path, train_npz: Path) -> None:
+        """A demo prior trained before the demo's steering last changed gets the current one (its "steering" block;
+        the weights stay). Only the demo's own prior, told by its data fingerprint: a prior of other data that
+        ``PRIOR_CHECKPOINT`` names keeps the steering its own validation chose."""
+        from prior.checkpoint import read_config, update_steering
+        from prior.config import config_to_dict
+        from prior.data.npz import file_fingerprint
+
+        wanted = config_to_dict(DEMO_STEERING)
+        config = read_config(path)
+        if config.get("steering") == wanted or not train_npz.is_file():
+            return
+        if config.get("data_fingerprint") != file_fingerprint(train_npz):
+            return
+        update_steering(path, **wanted)
+        self.stdout.write("  recorded the demo's current steering in it (demo/steering.py)")
 
     def train(self, train_npz: Path, out: Path, steps: int, resume: bool) -> None:
         from prior.config import NetworkConfig, TrainConfig
