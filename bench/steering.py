@@ -431,6 +431,9 @@ def served_steering(prior, cond: np.ndarray, tags: np.ndarray, config: SteeringC
                     skipped: np.ndarray | None = None) -> np.ndarray:
     """What each seed retrieves by under the served steering model (prior.steering), ``[Q, S, D]``; ``avoid``,
     ``liked``, ``skipped``: one vector per query ``[Q, D]`` (or None)."""
+    if config.affinity_weight:  # its grid never sets it; a recorded weight must not be silently ignored
+        raise ValueError("bench/steering.py does not re-rank by affinity (prior.affinity): set affinity_weight 0")
+
     def one(rows: np.ndarray | None, i: int):
         return () if rows is None else rows[i : i + 1]
 
