@@ -125,10 +125,11 @@ def test_threads_pool_worker_batches_concurrent_tasks(transactional_db, served_p
 def test_the_web_side_sends_the_task_the_worker_registers_to_the_prior_queue(settings):
     """serving sends by name through the app the settings name (it never imports worker); that name must be the
     task's, and the one the routing sends to the `prior` queue that the sampling workers consume (`-Q prior`)."""
-    from serving.sampling import SAMPLE_SEEDS_TASK, celery_app
+    from serving.sampling import AFFINITY_TASK, SAMPLE_SEEDS_TASK, celery_app
     from worker.celery import app
-    from worker.tasks import sample_seeds_task
+    from worker.tasks import condition_affinity_task, sample_seeds_task
 
     assert celery_app() is app
-    assert sample_seeds_task.name == SAMPLE_SEEDS_TASK and SAMPLE_SEEDS_TASK in app.tasks
-    assert app.amqp.router.route({}, SAMPLE_SEEDS_TASK)["queue"].name == "prior"
+    for task, name in ((sample_seeds_task, SAMPLE_SEEDS_TASK), (condition_affinity_task, AFFINITY_TASK)):
+        assert task.name == name and name in app.tasks
+        assert app.amqp.router.route({}, name)["queue"].name == "prior"
