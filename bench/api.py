@@ -19,7 +19,8 @@ What it does, all in its OWN throwaway embedded Postgres (a temporary data direc
    client threads each spent per request meanwhile (/proc; in the steer phase a from-image call opens each
    session for five steers, and counts as a request too);
 4. the breakdown: the same services called in-process (server stopped), using their timing hooks
-   (``encode_tags``, ``sample``, ``ann``, ``merge``) plus the image encoder timed directly; ``store`` is the rest;
+   (``encode_tags``, ``sample``, ``ann``, ``affinity`` for a steer that re-ranks, ``merge``) plus the image
+   encoder timed directly; ``store`` is the rest;
 5. ``batching``: the sampling queries the gunicorn workers served and the batched passes they took (the whole
    run, warm-up included; each worker logs them at exit), so ``per_pass`` says how well concurrent requests
    shared the prior's passes (``PRIOR_BATCH_WAIT_MS``, the layout).
