@@ -158,8 +158,8 @@ class SamplingChoice:
 
     Steering goes through :func:`prior.steering.steering_plan`, the function the API calls, with the checkpoint's
     :class:`~prior.config.SteeringConfig` (``prior.steering``); ``steer_k`` (the tag budget; 0: unsteered),
-    ``steer_schedule`` and ``condition_weight`` override its fields. The pseudo-schedule ``additive`` is the baseline
-    form normalise(seed + k * steer) instead, for comparison.
+    ``steer_schedule``, ``condition_weight`` and ``affinity_weight`` override its fields. The pseudo-schedule
+    ``additive`` is the baseline form normalise(seed + k * steer) instead, for comparison.
     """
 
     n_seeds: int = 16
@@ -169,6 +169,7 @@ class SamplingChoice:
     steer_k: float | None = 0.0
     steer_schedule: str | None = None
     condition_weight: float | None = None
+    affinity_weight: float | None = None
     seed: int = 0
 
     @property
@@ -185,6 +186,8 @@ class SamplingChoice:
             overrides["schedule"] = self.steer_schedule
         if self.condition_weight is not None:
             overrides["condition_weight"] = float(self.condition_weight)
+        if self.affinity_weight is not None:
+            overrides["affinity_weight"] = float(self.affinity_weight)
         return replace(config, **overrides)
 
     def describe(self, prior) -> dict:

@@ -42,6 +42,9 @@ def _common(parser: argparse.ArgumentParser, baseline_required: bool) -> None:
     parser.add_argument("--condition-weight", type=float, default=None,
                         help="steered retrieval by one query, tag + this x the condition's direction "
                              "(0: by every seed; default: checkpoint's steering)")
+    parser.add_argument("--affinity-weight", type=float, default=None,
+                        help="re-rank each steered list by the prior's affinity for the condition, this weight "
+                             "(0: no re-ranking; default: checkpoint's steering)")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N queries")
     parser.add_argument("--batch", type=int, default=64, help="queries per sampling batch")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (results are reproducible)")
@@ -107,6 +110,10 @@ def _load(args: argparse.Namespace, need_baseline: bool):
 def _choice(args: argparse.Namespace, steer_k: float = 0.0):
     from prior.evaluate import SamplingChoice
 
+    for flag in ("condition_weight", "affinity_weight"):
+        value = getattr(args, flag)
+        if value is not None and not value >= 0:  # also refuses NaN
+            raise CliError(f"--{flag.replace('_', '-')} must be >= 0")
     return SamplingChoice(
         n_seeds=args.seeds,
         sampler=args.sampler,
@@ -115,6 +122,7 @@ def _choice(args: argparse.Namespace, steer_k: float = 0.0):
         steer_k=steer_k,
         steer_schedule=args.steer_schedule,
         condition_weight=args.condition_weight,
+        affinity_weight=args.affinity_weight,
         seed=args.seed,
     )
 
@@ -138,8 +146,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
         if world.config.music_dim != data.pairs.music.shape[1]:
             raise CliError(f"{args.oracle}: world music dim {world.config.music_dim} does not match the pairs")
     steer_k = args.steer if data.pairs.steer is not None else 0.0
-    if args.condition_weight is not None and not args.condition_weight >= 0:
-        raise CliError("--condition-weight must be >= 0")
     try:
         result = evaluate_all(
             prior,
@@ -220,8 +226,9 @@ def run_sweep(args: argparse.Namespace) -> int:
         # the best GRADIENT row: the additive form is a baseline the served steering model does not use
         best = sweeps.best_row([r for r in result["diffusion+steer"] if r["schedule"] in STEER_SCHEDULES])
         values = {"schedule": best["schedule"], "tag_k": best["k"]}
-        if args.condition_weight is not None:
-            values["condition_weight"] = args.condition_weight
+        for name in ("condition_weight", "affinity_weight"):
+            if getattr(args, name) is not None:
+                values[name] = getattr(args, name)
         result["recorded"] = update_steering(args.checkpoint, **values)
     _write(args.json, result)
     if args.plot:

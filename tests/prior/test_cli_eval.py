@@ -152,13 +152,16 @@ def test_sweep_steer_records_the_validation_choice_in_the_checkpoint(tiny, tmp_p
     shutil.copytree(tiny / "prior", ckpt)
     common = ["--checkpoint", str(ckpt), "--baseline", str(tiny / "reg"), "--pairs", str(tiny / "data" / "val.npz"),
               "--catalog", str(tiny / "data" / "catalog.npz"), "--seeds", "2", "--limit", "5", "--nfe", "3",
-              "--threads", "1", "--values", "0.5,2", "--condition-weight", "0.2"]
+              "--threads", "1", "--values", "0.5,2", "--condition-weight", "0.2", "--affinity-weight", "1.5"]
     assert main(["sweep", "steer", *common, "--json", str(tmp_path / "s.json"), "--record"]) == 0
     result = json.loads((tmp_path / "s.json").read_text())
     gradient = [r for r in result["diffusion+steer"] if r["schedule"] != "additive"]
     best = max(gradient, key=lambda r: (round(r["recall@100"], 9), round(r["recall@10"], 9)))
     steering = read_config(ckpt)["steering"]
     assert (steering["schedule"], steering["tag_k"], steering["condition_weight"]) == (best["schedule"], best["k"], 0.2)
+    assert steering["affinity_weight"] == 1.5, "the re-ranking the sweep ran with is recorded with it"
     assert result["recorded"] == steering
-    assert main(["sweep", "cfg", *common[:-6], "--json", str(tmp_path / "c.json"), "--record"]) == 2
+    assert main(["sweep", "cfg", *common[:-8], "--json", str(tmp_path / "c.json"), "--record"]) == 2
     assert "--record goes with `sweep steer`" in capsys.readouterr().err
+    assert main(["sweep", "steer", *common[:-2], "--affinity-weight", "-1", "--json", str(tmp_path / "x.json")]) == 2
+    assert "--affinity-weight must be >= 0" in capsys.readouterr().err
