@@ -4,7 +4,8 @@ Steps (docs/architecture.md): merge the per-seed lists with :mod:`prior.retrieva
 i.e. every mode of the prior's posterior, gets a fair share; reciprocal-rank fusion favours tracks many seeds
 agree on), keep the first ``pool_factor * size`` merged candidates as the pool, then diversify the pool with MMR
 and the artist rules (:mod:`recommend.diversify`). The merge decides *which* tracks are candidates, MMR decides
-which of them make the list and in what order.
+which of them make the list and in what order. A steered list can be re-ranked first: the prior's affinity of
+each pool track for the query added to its relevance (``affinity``, :func:`prior.steering.affinity_relevance`).
 
 An item's ``score`` is the cosine similarity between the track and the seed that retrieved it (its ``seed``), so
 scores are comparable across merge methods; pinned (liked) tracks report their best seed.
@@ -74,6 +75,29 @@ def merge_candidates(
     return [(int(item.id), int(item.seed)) for item in items]
 
 
+def playlist_pool(
+    seeds: np.ndarray,
+    per_seed_ids: Sequence[Sequence[int]],
+    per_seed_scores: Sequence[Sequence[float]],
+    vectors: Mapping[int, np.ndarray],
+    size: int,
+    *,
+    merge: str = "round_robin",
+    pool_factor: int = 3,
+    pinned: Sequence[int] = (),
+) -> list[tuple[int, int]]:
+    """The ``(track_id, seed)`` candidates :func:`rank_playlist` diversifies: the pinned (liked) ids first, each with
+    its nearest seed, then the merged lists' first ``pool_factor * size``. Its own function because the steering
+    model's re-ranking needs the prior's affinity for exactly these tracks before the ranking runs."""
+    seeds = np.asarray(seeds, dtype=np.float32)
+    pinned = list(dict.fromkeys(int(t) for t in pinned))[: max(size, 0)]
+    pinned_set = set(pinned)
+    limit = max(size * max(pool_factor, 1), size) + len(pinned)
+    merged = [(t, s) for t, s in merge_candidates(per_seed_ids, per_seed_scores, limit, merge) if t not in pinned_set]
+    candidates = [(t, int(np.argmax(seeds @ np.asarray(vectors[t], dtype=np.float32)))) for t in pinned]
+    return candidates + merged
+
+
 def rank_playlist(
     seeds: np.ndarray,
     per_seed_ids: Sequence[Sequence[int]],
@@ -100,17 +124,11 @@ def rank_playlist(
     items' ``score`` stays the cosine to their seed.
     """
     seeds = np.asarray(seeds, dtype=np.float32)
-    pinned = list(dict.fromkeys(int(t) for t in pinned))[: max(size, 0)]
-    pinned_set = set(pinned)
-    limit = max(size * max(pool_factor, 1), size) + len(pinned)
-    merged = [(t, s) for t, s in merge_candidates(per_seed_ids, per_seed_scores, limit, merge) if t not in pinned_set]
-    candidates: list[tuple[int, int]] = []
-    for track_id in pinned:
-        sims = seeds @ np.asarray(vectors[track_id], dtype=np.float32)
-        candidates.append((track_id, int(np.argmax(sims))))
-    candidates.extend(merged)
+    candidates = playlist_pool(seeds, per_seed_ids, per_seed_scores, vectors, size, merge=merge,
+                               pool_factor=pool_factor, pinned=pinned)
     if not candidates:
         return []
+    n_pinned = min(len(dict.fromkeys(int(t) for t in pinned)), max(size, 0))  # placed first by playlist_pool
     ids = [t for t, _ in candidates]
     matrix = np.stack([np.asarray(vectors[t], dtype=np.float32) for t in ids])
     seed_of = np.array([s for _, s in candidates])
@@ -124,7 +142,7 @@ def rank_playlist(
         size,
         artists=[artists.get(t, "") for t in ids],
         params=params,
-        pinned=list(range(len(pinned))),
+        pinned=list(range(n_pinned)),
         groups=groups_of(ids) if groups_of is not None else (),
     )
     return [RankedItem(track_id=ids[i], seed=int(seed_of[i]), score=float(relevance[i])) for i in order]

@@ -28,7 +28,7 @@ from recommend.diversify import DiversifyParams
 from recommend.explain import explain_playlist
 from recommend.filters import PlaylistFilters, diversifier_groups, resolve
 from recommend.models import Playlist, PlaylistItem, Session, SteeringEvent, hash_token, new_token
-from recommend.ranking import MERGE_METHODS, RankedItem, rank_playlist
+from recommend.ranking import MERGE_METHODS, RankedItem, playlist_pool, rank_playlist
 from recommend.selectors import candidate_features, playlist_candidates
 from recommend.services.steering_vectors import SteeringState, steering_plan
 from recommend.tags import clean_tags
@@ -156,10 +156,12 @@ def compute_playlist(
             for track in tracks_by_id(pinned).values():
                 albums[track.pk], titles[track.pk] = track.album, track.title
     timings["ann"] = (time.perf_counter() - t2) * 1000
+    merge_lists = ([[n.track_id for n in hits] for hits in per_seed], [[n.score for n in hits] for hits in per_seed])
     affinity = None
     if plan.reranks and vectors:  # the picture's own judgement of the candidates the tag brought in
         t_aff = time.perf_counter()
-        candidate_ids = list(vectors)
+        candidate_ids = [t for t, _ in playlist_pool(seeds, *merge_lists, vectors, size, merge=merge,
+                                                     pool_factor=pool_factor, pinned=pinned)]
         try:
             values = engine.condition_affinity(cond, np.stack([vectors[t] for t in candidate_ids]), seed=rng_seed)
         except ValueError as exc:
@@ -172,8 +174,7 @@ def compute_playlist(
     )
     items = rank_playlist(
         seeds,
-        [[n.track_id for n in hits] for hits in per_seed],
-        [[n.score for n in hits] for hits in per_seed],
+        *merge_lists,
         vectors,
         artists,
         size,
