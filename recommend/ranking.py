@@ -75,6 +75,18 @@ def merge_candidates(
     return [(int(item.id), int(item.seed)) for item in items]
 
 
+@dataclass(frozen=True)
+class PlaylistPool:
+    """The candidates :func:`rank_playlist` diversifies, as ``(track_id, seed)``: the ``pinned`` (liked) ones first."""
+
+    candidates: list[tuple[int, int]]
+    pinned: int
+
+    @property
+    def ids(self) -> list[int]:
+        return [t for t, _ in self.candidates]
+
+
 def playlist_pool(
     seeds: np.ndarray,
     per_seed_ids: Sequence[Sequence[int]],
@@ -85,53 +97,48 @@ def playlist_pool(
     merge: str = "round_robin",
     pool_factor: int = 3,
     pinned: Sequence[int] = (),
-) -> list[tuple[int, int]]:
-    """The ``(track_id, seed)`` candidates :func:`rank_playlist` diversifies: the pinned (liked) ids first, each with
-    its nearest seed, then the merged lists' first ``pool_factor * size``. Its own function because the steering
-    model's re-ranking needs the prior's affinity for exactly these tracks before the ranking runs."""
+) -> PlaylistPool:
+    """The pinned (liked) ids first, each with its nearest seed, then the merged lists' first ``pool_factor * size``.
+
+    A step of its own because the steering model's re-ranking needs the prior's affinity for exactly these tracks
+    before :func:`rank_playlist` runs."""
     seeds = np.asarray(seeds, dtype=np.float32)
     pinned = list(dict.fromkeys(int(t) for t in pinned))[: max(size, 0)]
     pinned_set = set(pinned)
     limit = max(size * max(pool_factor, 1), size) + len(pinned)
     merged = [(t, s) for t, s in merge_candidates(per_seed_ids, per_seed_scores, limit, merge) if t not in pinned_set]
     candidates = [(t, int(np.argmax(seeds @ np.asarray(vectors[t], dtype=np.float32)))) for t in pinned]
-    return candidates + merged
+    return PlaylistPool(candidates=candidates + merged, pinned=len(pinned))
 
 
 def rank_playlist(
     seeds: np.ndarray,
-    per_seed_ids: Sequence[Sequence[int]],
-    per_seed_scores: Sequence[Sequence[float]],
+    pool: PlaylistPool,
     vectors: Mapping[int, np.ndarray],
     artists: Mapping[int, str],
     size: int,
     *,
-    merge: str = "round_robin",
     params: DiversifyParams = DiversifyParams(),
-    pool_factor: int = 3,
-    pinned: Sequence[int] = (),
     groups_of: Callable[[Sequence[int]], Sequence[tuple[Sequence[Hashable | None], int]]] | None = None,
     affinity: Mapping[int, float] | None = None,
     affinity_weight: float = 0.0,
 ) -> list[RankedItem]:
-    """The playlist: ``min(size, what the catalog and the artist cap allow)`` distinct tracks, in order.
+    """The playlist from a :func:`playlist_pool`: ``min(size, what the catalog and the artist cap allow)`` distinct
+    tracks, in order.
 
-    ``vectors`` and ``artists`` must cover every retrieved and pinned track id. ``pinned`` ids (liked tracks) are
-    placed in the list first, then diversification fills it; artist separation may move them down a little.
+    ``vectors`` and ``artists`` must cover every track of the pool. Its pinned ids (liked tracks) are placed in the
+    list first, then diversification fills it; artist separation may move them down a little.
     ``groups_of`` gives extra caps for the candidates' ids (album and song-version caps, :mod:`recommend.filters`).
-    ``affinity`` (every candidate's, with ``affinity_weight`` > 0): the steering model's re-ranking, the prior's
+    ``affinity`` (every pool track's, with ``affinity_weight`` > 0): the steering model's re-ranking, the prior's
     affinity of each track for the query added to its relevance (:func:`prior.steering.affinity_relevance`); the
     items' ``score`` stays the cosine to their seed.
     """
-    seeds = np.asarray(seeds, dtype=np.float32)
-    candidates = playlist_pool(seeds, per_seed_ids, per_seed_scores, vectors, size, merge=merge,
-                               pool_factor=pool_factor, pinned=pinned)
-    if not candidates:
+    if not pool.candidates:
         return []
-    n_pinned = min(len(dict.fromkeys(int(t) for t in pinned)), max(size, 0))  # placed first by playlist_pool
-    ids = [t for t, _ in candidates]
+    seeds = np.asarray(seeds, dtype=np.float32)
+    ids = pool.ids
     matrix = np.stack([np.asarray(vectors[t], dtype=np.float32) for t in ids])
-    seed_of = np.array([s for _, s in candidates])
+    seed_of = np.array([s for _, s in pool.candidates])
     relevance = np.einsum("nd,nd->n", matrix, seeds[seed_of])
     ranking = relevance
     if affinity is not None and affinity_weight > 0:
@@ -142,7 +149,7 @@ def rank_playlist(
         size,
         artists=[artists.get(t, "") for t in ids],
         params=params,
-        pinned=list(range(n_pinned)),
+        pinned=list(range(pool.pinned)),
         groups=groups_of(ids) if groups_of is not None else (),
     )
     return [RankedItem(track_id=ids[i], seed=int(seed_of[i]), score=float(relevance[i])) for i in order]

@@ -156,39 +156,36 @@ def compute_playlist(
             for track in tracks_by_id(pinned).values():
                 albums[track.pk], titles[track.pk] = track.album, track.title
     timings["ann"] = (time.perf_counter() - t2) * 1000
-    merge_lists = ([[n.track_id for n in hits] for hits in per_seed], [[n.score for n in hits] for hits in per_seed])
+    t3 = time.perf_counter()
+    pool = playlist_pool(seeds, [[n.track_id for n in hits] for hits in per_seed],
+                         [[n.score for n in hits] for hits in per_seed], vectors, size, merge=merge,
+                         pool_factor=pool_factor, pinned=pinned)
     affinity = None
-    if plan.reranks and vectors:  # the picture's own judgement of the candidates the tag brought in
+    if plan.reranks and pool.candidates:  # the picture's own judgement of the candidates the tag brought in
         t_aff = time.perf_counter()
-        candidate_ids = [t for t, _ in playlist_pool(seeds, *merge_lists, vectors, size, merge=merge,
-                                                     pool_factor=pool_factor, pinned=pinned)]
         try:
-            values = engine.condition_affinity(cond, np.stack([vectors[t] for t in candidate_ids]), seed=rng_seed)
+            values = engine.condition_affinity(cond, np.stack([vectors[t] for t in pool.ids]), seed=rng_seed)
         except ValueError as exc:
             raise InvalidInput(f"The prior refused the request: {exc}", code="sampling_rejected") from None
-        affinity = dict(zip(candidate_ids, values.tolist(), strict=True))
+        affinity = dict(zip(pool.ids, values.tolist(), strict=True))
         timings["affinity"] = (time.perf_counter() - t_aff) * 1000
-    t3 = time.perf_counter()
     params = DiversifyParams(
         mmr_lambda=float(conf.get("RECOMMEND_MMR_LAMBDA")), max_per_artist=int(conf.get("RECOMMEND_MAX_PER_ARTIST"))
     )
     items = rank_playlist(
         seeds,
-        *merge_lists,
+        pool,
         vectors,
         artists,
         size,
-        merge=merge,
         params=params,
-        pool_factor=pool_factor,
-        pinned=pinned,
         groups_of=lambda ids: diversifier_groups(filters, ids, albums, titles, artists),
         affinity=affinity,
         affinity_weight=plan.affinity_weight,
     )
     explain = explain_playlist(seeds, [item.track_id for item in items], vectors, list(state.tags),
                                engine.encode_tags(list(state.tags)))  # tag vectors: cached by steering_pairs above
-    timings["merge"] = (time.perf_counter() - t3) * 1000
+    timings["merge"] = (time.perf_counter() - t3) * 1000 - timings.get("affinity", 0.0)  # the merge and the ranking
     record = {
         "size": size,
         "seeds": n_seeds,

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recommend.diversify import DiversifyParams, has_adjacent_artist, separable
-from recommend.ranking import merge_candidates, rank_playlist
+from recommend.ranking import merge_candidates, playlist_pool, rank_playlist
 
 
 @st.composite
@@ -40,8 +40,9 @@ def retrievals(draw):
 
 
 def run(case):
-    return rank_playlist(case["seeds"], case["ids"], case["scores"], case["vectors"], case["artists"], case["size"],
-                         merge=case["merge"], params=case["params"], pinned=case["pinned"])
+    pool = playlist_pool(case["seeds"], case["ids"], case["scores"], case["vectors"], case["size"], merge=case["merge"],
+                         pinned=case["pinned"])
+    return rank_playlist(case["seeds"], pool, case["vectors"], case["artists"], case["size"], params=case["params"])
 
 
 @settings(max_examples=150, deadline=None)
